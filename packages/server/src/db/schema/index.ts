@@ -1,0 +1,6 @@
+export * from './raw-events.js';
+export * from './site-daily-aggregates.js';
+export * from './site-daily-event-counts.js';
+export * from './site-daily-event-visitors.js';
+export * from './site-daily-path-counts.js';
+export * from './site-daily-unique-users.js';

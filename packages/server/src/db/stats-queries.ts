@@ -1,0 +1,145 @@
+/**
+ * Reads `/api/stats` answers from the daily aggregates — never from raw events —
+ * so a query costs the same on day one and day one thousand.
+ */
+import { LIMITS, type StatsQuery, type StatsResponse } from '@tally/shared';
+import { and, asc, between, desc, eq, sql, sum } from 'drizzle-orm';
+import type { Database } from './client.js';
+import {
+  siteDailyAggregates,
+  siteDailyEventCounts,
+  siteDailyEventVisitors,
+  siteDailyPathCounts,
+  siteDailyUniqueUsers,
+} from './schema/index.js';
+
+interface DayTotals {
+  date: string;
+  totalViews: number;
+  uniqueUsers: number;
+}
+
+/** Stats for one day or an inclusive range; `undefined` when nothing matches. */
+export async function readStats(db: Database, query: StatsQuery): Promise<StatsResponse | undefined> {
+  const from = query.date ?? (query.from as string);
+  const to = query.date ?? (query.to as string);
+  const limit = query.limit ?? LIMITS.statsDefaultTopPaths;
+  const single = from === to;
+
+  const [daily, topPaths, rangeVisitors] = await Promise.all([
+    query.eventType
+      ? eventTypeDaily(db, query.siteId, query.eventType, from, to)
+      : siteDaily(db, query.siteId, from, to),
+    topPathsBetween(db, query.siteId, from, to, limit, query.eventType),
+    single ? undefined : distinctVisitors(db, query.siteId, from, to, query.eventType),
+  ]);
+  if (daily.length === 0) return undefined;
+
+  const totalViews = daily.reduce((total, day) => total + day.totalViews, 0);
+  const uniqueUsers = rangeVisitors ?? daily[0]?.uniqueUsers ?? 0;
+  const counts = { totalViews, uniqueUsers, topPaths };
+  const type = query.eventType ? { eventType: query.eventType } : {};
+  if (query.date) return { siteId: query.siteId, date: query.date, ...type, ...counts };
+  return { siteId: query.siteId, from, to, ...type, ...counts, daily };
+}
+
+async function siteDaily(db: Database, siteId: string, from: string, to: string): Promise<DayTotals[]> {
+  const t = siteDailyAggregates;
+  const rows = await db
+    .select({ date: t.date, totalViews: t.totalViews, uniqueUsers: t.uniqueUsers })
+    .from(t)
+    .where(and(eq(t.siteId, siteId), between(t.date, from, to)))
+    .orderBy(asc(t.date));
+  return rows.map((row) => ({
+    date: row.date,
+    totalViews: Number(row.totalViews),
+    uniqueUsers: Number(row.uniqueUsers),
+  }));
+}
+
+async function eventTypeDaily(db: Database, siteId: string, eventType: string, from: string, to: string) {
+  const counts = siteDailyEventCounts;
+  const visitors = siteDailyEventVisitors;
+  const [totals, people] = await Promise.all([
+    db
+      .select({ date: counts.date, totalViews: sum(counts.events).mapWith(Number) })
+      .from(counts)
+      .where(and(eq(counts.siteId, siteId), eq(counts.eventType, eventType), between(counts.date, from, to)))
+      .groupBy(counts.date)
+      .orderBy(asc(counts.date)),
+    db
+      .select({ date: visitors.date, uniqueUsers: sql<number>`count(*)`.mapWith(Number) })
+      .from(visitors)
+      .where(and(eq(visitors.siteId, siteId), eq(visitors.eventType, eventType), between(visitors.date, from, to)))
+      .groupBy(visitors.date),
+  ]);
+  const peopleByDate = new Map(people.map((row) => [row.date, row.uniqueUsers]));
+  return totals.map((row) => ({
+    date: row.date,
+    totalViews: row.totalViews,
+    uniqueUsers: peopleByDate.get(row.date) ?? 0,
+  }));
+}
+
+async function topPathsBetween(
+  db: Database,
+  siteId: string,
+  from: string,
+  to: string,
+  limit: number,
+  eventType: string | undefined,
+) {
+  if (eventType) {
+    const t = siteDailyEventCounts;
+    const views = sql<number>`sum(${t.events})`.mapWith(Number);
+    return db
+      .select({ path: t.path, views })
+      .from(t)
+      .where(and(eq(t.siteId, siteId), eq(t.eventType, eventType), between(t.date, from, to)))
+      .groupBy(t.path)
+      .orderBy(desc(views), asc(t.path))
+      .limit(limit);
+  }
+  const t = siteDailyPathCounts;
+  if (from === to) {
+    const rows = await db
+      .select({ path: t.path, views: t.views })
+      .from(t)
+      .where(and(eq(t.siteId, siteId), eq(t.date, from)))
+      .orderBy(desc(t.views), asc(t.path))
+      .limit(limit);
+    return rows.map((row) => ({ path: row.path, views: Number(row.views) }));
+  }
+  const views = sql<number>`sum(${t.views})`.mapWith(Number);
+  return db
+    .select({ path: t.path, views })
+    .from(t)
+    .where(and(eq(t.siteId, siteId), between(t.date, from, to)))
+    .groupBy(t.path)
+    .orderBy(desc(views), asc(t.path))
+    .limit(limit);
+}
+
+/** Visitors over a range count once however many days they came back. */
+async function distinctVisitors(
+  db: Database,
+  siteId: string,
+  from: string,
+  to: string,
+  eventType: string | undefined,
+): Promise<number> {
+  if (eventType) {
+    const t = siteDailyEventVisitors;
+    const [row] = await db
+      .select({ n: sql<number>`count(distinct ${t.visitorId})`.mapWith(Number) })
+      .from(t)
+      .where(and(eq(t.siteId, siteId), eq(t.eventType, eventType), between(t.date, from, to)));
+    return row?.n ?? 0;
+  }
+  const t = siteDailyUniqueUsers;
+  const [row] = await db
+    .select({ n: sql<number>`count(distinct ${t.visitorId})`.mapWith(Number) })
+    .from(t)
+    .where(and(eq(t.siteId, siteId), between(t.date, from, to)));
+  return row?.n ?? 0;
+}

@@ -1,0 +1,94 @@
+/**
+ * The one place that reads the environment (SPEC §5). Values come from the
+ * process environment, then `.env.local`, then `.env` (earlier wins), and are
+ * checked once: a bad value stops startup with a message naming the variable.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { LIMITS } from '@tally/shared';
+import { z } from 'zod';
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  STATS_DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATABASE_POOL_SIZE: positiveInt(12),
+
+  REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+  REDIS_HOST: optionalString,
+  REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
+  REDIS_DB: z.coerce.number().int().min(0).default(0),
+  REDIS_PASSWORD: optionalString,
+  QUEUE_PREFIX: z.string().min(1).default('{tally}'),
+  WORKER_CONCURRENCY: positiveInt(10),
+
+  BODY_LIMIT: positiveInt(LIMITS.bodyMaxBytes),
+  COOKIE_DOMAIN: optionalString,
+  COOKIE_CROSS_SITE: flag(false),
+  ALLOWED_ORIGINS: list,
+  STATS_CORS_ORIGINS: list,
+
+  SWAGGER_ENABLED: flag(true),
+  SWAGGER_USER: optionalString,
+  SWAGGER_PASSWORD: optionalString,
+  BULL_BOARD_USER: optionalString,
+  BULL_BOARD_PASSWORD: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads `.env.local` then `.env` from `dir`, never overriding what the process already has. */
+export function readDotenvFiles(dir: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = {};
+  for (const file of ['.env', '.env.local']) {
+    const path = resolve(dir, file);
+    if (existsSync(path)) Object.assign(merged, parseEnv(readFileSync(path, 'utf8')));
+  }
+  return { ...merged, ...env };
+}
+
+/** Parses and checks the configuration; throws a `ConfigError` naming every bad variable. */
+export function loadEnv(env: NodeJS.ProcessEnv = readDotenvFiles(process.cwd(), process.env)): Env {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,30 @@
+/**
+ * Redis connections as BullMQ's maintainers recommend for production: the
+ * producer fails fast so that ingestion can answer 503 instead of hanging,
+ * while the worker waits out outages (`maxRetriesPerRequest: null`).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Env } from '../env.js';
+
+export type RedisSettings = Pick<Env, 'REDIS_URL' | 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_DB' | 'REDIS_PASSWORD'>;
+
+export function hasRedisSettings(env: RedisSettings): boolean {
+  return env.REDIS_URL !== undefined || env.REDIS_HOST !== undefined;
+}
+
+const retryStrategy = (times: number) => Math.min(200 * 2 ** times, 5_000);
+
+export function createRedisConnection(env: RedisSettings, role: 'producer' | 'worker'): Redis {
+  const options: RedisOptions =
+    role === 'producer'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy }
+      : { maxRetriesPerRequest: null, enableReadyCheck: false, retryStrategy };
+  if (env.REDIS_URL) return new Redis(env.REDIS_URL, options);
+  return new Redis({
+    host: env.REDIS_HOST ?? '127.0.0.1',
+    port: env.REDIS_PORT,
+    db: env.REDIS_DB,
+    password: env.REDIS_PASSWORD,
+    ...options,
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * The BullMQ queue `analytics-events`: one job per batch of events, retried
+ * with exponential backoff (SPEC §4), and the worker that drains it.
+ */
+import { EVENTS_QUEUE_NAME, type QueuedEvent } from '@tally/shared';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { QueueUnavailableError } from '../errors.js';
+import type { BatchProcessor, EventQueue, EventsJobData, QueueWorker } from './types.js';
+
+export const EVENTS_JOB_OPTIONS = {
+  attempts: 4,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: true,
+  removeOnFail: false,
+} as const;
+
+export interface BullQueueOptions {
+  /** See `connection.ts`: fail-fast for producers, patient for workers. */
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+}
+
+export function createBullEventsQueue({ connection, prefix, logger }: BullQueueOptions): EventQueue & {
+  queue: Queue<EventsJobData>;
+} {
+  const queue = new Queue<EventsJobData>(EVENTS_QUEUE_NAME, {
+    connection,
+    prefix,
+    defaultJobOptions: EVENTS_JOB_OPTIONS,
+  });
+  queue.on('error', (error) => logger.error({ err: error }, 'queue connection error'));
+
+  return {
+    queue,
+    async enqueueEvents(events: QueuedEvent[]) {
+      try {
+        await queue.add('batch', { events });
+      } catch (error) {
+        logger.warn({ err: error }, 'could not enqueue events');
+        throw new QueueUnavailableError();
+      }
+    },
+    async counts() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+      const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+      const { active = 0, completed = 0, failed = 0, delayed = 0 } = counts;
+      return { waiting, active, completed, failed, delayed, total: waiting + active + completed + failed + delayed };
+    },
+    async ping() {
+      await connection.ping();
+    },
+    async close() {
+      await queue.close();
+    },
+  };
+}
+
+export interface BullWorkerOptions extends BullQueueOptions {
+  concurrency: number;
+  processor: BatchProcessor;
+}
+
+export function startBullWorker({
+  connection,
+  prefix,
+  logger,
+  concurrency,
+  processor,
+}: BullWorkerOptions): QueueWorker & {
+  worker: Worker<EventsJobData>;
+} {
+  const worker = new Worker<EventsJobData>(EVENTS_QUEUE_NAME, (job) => processor(job.data.events), {
+    connection,
+    prefix,
+    concurrency,
+  });
+  worker.on('error', (error) => logger.error({ err: error }, 'worker connection error'));
+  worker.on('failed', (job, error) =>
+    logger.warn(
+      { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade, events: job?.data.events.length },
+      'events job failed',
+    ),
+  );
+  return {
+    worker,
+    async close() {
+      await worker.close();
+    },
+  };
+}

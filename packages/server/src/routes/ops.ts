@@ -1,0 +1,44 @@
+/** Operations routes: queue health, liveness and readiness (SPEC §2). */
+import { EVENTS_QUEUE_NAME } from '@tally/shared';
+import { Hono } from 'hono';
+import type { EventQueue } from '../queue/types.js';
+
+export interface OpsDeps {
+  queue: EventQueue;
+  pingDatabase: () => Promise<void>;
+}
+
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
+/** `'ok'` or `'unreachable'`; the cause stays in the server's log, never in the response. */
+async function check(probe: () => Promise<void>): Promise<'ok' | 'unreachable'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), READY_CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([probe(), timeout]);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Mounted at `/api/queues`. */
+export function queueHealthRoutes({ queue }: Pick<OpsDeps, 'queue'>) {
+  return new Hono().get('/health', async (c) => c.json({ [EVENTS_QUEUE_NAME]: await queue.counts() }));
+}
+
+/** Mounted at the root: `/healthz`, `/readyz`. */
+export function probeRoutes({ queue, pingDatabase }: OpsDeps) {
+  return new Hono()
+    .get('/healthz', (c) => c.json({ status: 'ok' }))
+    .get('/readyz', async (c) => {
+      const [database, queueState] = await Promise.all([check(pingDatabase), check(() => queue.ping())]);
+      const ready = database === 'ok' && queueState === 'ok';
+      const checks = { database, queue: queueState };
+      return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+    });
+}

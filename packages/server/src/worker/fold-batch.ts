@@ -1,0 +1,114 @@
+/**
+ * Folds a batch of events into PostgreSQL with an exactly-once effect (SPEC §3):
+ * one statement inserts the raw events and aggregates only the rows that this
+ * very statement inserted, so a redelivered job, a retried job or a client's
+ * resend never counts twice. Every upsert walks its keys in sorted order, so
+ * concurrent workers queue behind each other instead of deadlocking.
+ */
+import type { QueuedEvent } from '@tally/shared';
+import { sql } from 'drizzle-orm';
+import { type Database, queryRows } from '../db/client.js';
+
+export interface FoldResult {
+  /** Events new to `raw_events`, hence counted. */
+  inserted: number;
+  /** Events already stored (redelivery or resend), hence not counted again. */
+  duplicates: number;
+}
+
+/** Column arrays for `unnest`: one round trip carries the batch whatever its size. */
+function toColumns(events: readonly QueuedEvent[]) {
+  const columns = {
+    eventIds: [] as string[],
+    siteIds: [] as string[],
+    eventTypes: [] as string[],
+    paths: [] as string[],
+    userIds: [] as (string | null)[],
+    visitorIds: [] as string[],
+    eventTimes: [] as string[],
+    ingestionTimes: [] as string[],
+    referrers: [] as (string | null)[],
+    props: [] as (string | null)[],
+  };
+  for (const event of events) {
+    columns.eventIds.push(event.eventId);
+    columns.siteIds.push(event.siteId);
+    columns.eventTypes.push(event.eventType);
+    columns.paths.push(event.path);
+    columns.userIds.push(event.userId ?? null);
+    columns.visitorIds.push(event.visitorId);
+    columns.eventTimes.push(event.timestamp);
+    columns.ingestionTimes.push(new Date(event.receivedAt).toISOString());
+    columns.referrers.push(event.referrer ?? null);
+    columns.props.push(event.props ? JSON.stringify(event.props) : null);
+  }
+  return columns;
+}
+
+export async function foldBatch(db: Database, events: readonly QueuedEvent[]): Promise<FoldResult> {
+  if (events.length === 0) return { inserted: 0, duplicates: 0 };
+  const c = toColumns(events);
+  const [row] = await queryRows<{ inserted: number }>(
+    db,
+    sql`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${sql.param(c.eventIds)}::uuid[], ${sql.param(c.siteIds)}::text[], ${sql.param(c.eventTypes)}::text[],
+        ${sql.param(c.paths)}::text[], ${sql.param(c.userIds)}::text[], ${sql.param(c.visitorIds)}::text[],
+        ${sql.param(c.eventTimes)}::timestamptz[], ${sql.param(c.ingestionTimes)}::timestamptz[],
+        ${sql.param(c.referrers)}::text[], ${sql.param(c.props)}::jsonb[]
+      ) AS e(event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)
+    ),
+    inserted AS (
+      INSERT INTO raw_events (event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)
+      SELECT event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props
+      FROM input ORDER BY event_id
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING site_id, event_date, event_type, path, user_id, visitor_id
+    ),
+    new_visitors AS (
+      INSERT INTO site_daily_unique_users (site_id, date, user_id, visitor_id)
+      SELECT site_id, event_date, max(user_id), visitor_id FROM inserted
+      GROUP BY site_id, event_date, visitor_id ORDER BY site_id, event_date, visitor_id
+      ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
+      RETURNING site_id, date
+    ),
+    new_visitors_per_day AS (
+      SELECT site_id, date, count(*) AS visitors FROM new_visitors GROUP BY site_id, date
+    ),
+    events_per_day AS (
+      SELECT site_id, event_date AS date, count(*) AS views FROM inserted GROUP BY site_id, event_date
+    ),
+    daily_totals AS (
+      INSERT INTO site_daily_aggregates AS a (site_id, date, total_views, unique_users)
+      SELECT d.site_id, d.date, d.views, coalesce(v.visitors, 0)
+      FROM events_per_day d LEFT JOIN new_visitors_per_day v USING (site_id, date)
+      ORDER BY d.site_id, d.date
+      ON CONFLICT (site_id, date) DO UPDATE
+        SET total_views = a.total_views + excluded.total_views,
+            unique_users = a.unique_users + excluded.unique_users
+    ),
+    path_views AS (
+      INSERT INTO site_daily_path_counts AS p (site_id, date, path, views)
+      SELECT site_id, event_date, path, count(*) FROM inserted
+      GROUP BY site_id, event_date, path ORDER BY site_id, event_date, path
+      ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
+    ),
+    event_type_counts AS (
+      INSERT INTO site_daily_event_counts AS t (site_id, date, event_type, path, events)
+      SELECT site_id, event_date, event_type, path, count(*) FROM inserted
+      GROUP BY site_id, event_date, event_type, path ORDER BY site_id, event_date, event_type, path
+      ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
+    ),
+    event_type_visitors AS (
+      INSERT INTO site_daily_event_visitors (site_id, date, event_type, visitor_id)
+      SELECT DISTINCT site_id, event_date, event_type, visitor_id FROM inserted
+      ORDER BY site_id, event_date, event_type, visitor_id
+      ON CONFLICT DO NOTHING
+    )
+    SELECT count(*)::int AS inserted FROM inserted
+  `,
+  );
+  const inserted = Number(row?.inserted ?? 0);
+  return { inserted, duplicates: events.length - inserted };
+}

@@ -1,0 +1,170 @@
+/**
+ * Test wiring: every test file gets its own PostgreSQL database and its own
+ * BullMQ prefix on the real services, and drops both afterwards, so runs never
+ * see each other's data.
+ */
+import { randomBytes } from 'node:crypto';
+import type { QueuedEvent } from '@tally/shared';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { connectPostgres, type DatabaseHandle } from '../src/db/client.js';
+import { migratePostgres } from '../src/db/migrate.js';
+import { type Env, loadEnv } from '../src/env.js';
+import { createRedisConnection } from '../src/queue/connection.js';
+import { createBullEventsQueue, startBullWorker } from '../src/queue/events-queue.js';
+import type { QueueWorker } from '../src/queue/types.js';
+import { createBatchProcessor } from '../src/worker/processor.js';
+
+export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const silentLogger = pino({ level: 'silent' });
+
+function uniqueName(kind: string): string {
+  return `tally_${kind}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = uniqueName('test');
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  await migratePostgres(url.toString());
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export function uniqueQueuePrefix(): string {
+  return `{${uniqueName('q')}}`;
+}
+
+/** Deletes every Redis key under `prefix`. */
+export async function deleteQueueKeys(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Env {
+  return loadEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: TEST_REDIS_URL, ...overrides });
+}
+
+export interface TestStack {
+  app: ReturnType<typeof createApp>;
+  database: DatabaseHandle;
+  testDatabase: TestDatabase;
+  queue: ReturnType<typeof createBullEventsQueue>;
+  prefix: string;
+  config: Env;
+  /** Starts a worker on this stack's queue; `startTestStack` starts one unless `worker: false`. */
+  startWorker(concurrency?: number): QueueWorker;
+  /** Resolves once nothing is waiting, delayed or active on the queue. */
+  drain(timeoutMs?: number): Promise<void>;
+  /** The rows of a query against this stack's database. */
+  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+export async function startTestStack(
+  options: { worker?: boolean; env?: Record<string, string>; processor?: (events: QueuedEvent[]) => Promise<unknown> } = {},
+): Promise<TestStack> {
+  const testDatabase = await createTestDatabase();
+  const prefix = uniqueQueuePrefix();
+  const config = testConfig({ DATABASE_URL: testDatabase.url, QUEUE_PREFIX: prefix, ...options.env });
+  const database = connectPostgres(testDatabase.url, 8);
+  const producer = createRedisConnection(config, 'producer');
+  const queue = createBullEventsQueue({ connection: producer, prefix, logger: silentLogger });
+  await queue.queue.waitUntilReady();
+  const app = createApp({ statsDb: database.db, pingDatabase: database.ping, queue, config, logger: silentLogger });
+  const workers: QueueWorker[] = [];
+  const pool = new pg.Pool({ connectionString: testDatabase.url, max: 2 });
+
+  const stack: TestStack = {
+    app,
+    database,
+    testDatabase,
+    queue,
+    prefix,
+    config,
+    startWorker(concurrency = config.WORKER_CONCURRENCY) {
+      const processor = options.processor ?? createBatchProcessor({ db: database.db, logger: silentLogger });
+      const worker = startBullWorker({
+        connection: createRedisConnection(config, 'worker'),
+        prefix,
+        concurrency,
+        processor,
+        logger: silentLogger,
+      });
+      workers.push(worker);
+      return worker;
+    },
+    async drain(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const counts = await queue.counts();
+        if (counts.waiting + counts.active + counts.delayed === 0) return;
+        if (Date.now() > deadline) throw new Error(`queue did not drain: ${JSON.stringify(counts)}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    async query<Row>(text: string, values: unknown[] = []) {
+      const result = await pool.query(text, values);
+      return result.rows as Row[];
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await queue.close();
+      producer.disconnect();
+      await pool.end();
+      await database.close();
+      await deleteQueueKeys(prefix);
+      await testDatabase.drop();
+    },
+  };
+  if (options.worker !== false) stack.startWorker();
+  return stack;
+}
+
+/** POSTs JSON to the app the way curl does in the original design. */
+export function postJson(
+  app: TestStack['app'],
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return Promise.resolve(
+    app.request(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
+}
+
+export function pageView(overrides: Record<string, unknown> = {}) {
+  return { siteId: 'test_site', eventType: 'page_view', path: '/', timestamp: '2024-11-14T10:00:00Z', ...overrides };
+}

@@ -1,0 +1,130 @@
+/**
+ * The event as it travels over the wire: one event (`POST /api/event`) or a
+ * batch of them (`POST /api/events`). Messages name their field so that the
+ * server can return them as they are.
+ */
+import { z } from 'zod';
+import { LIMITS, SITE_ID_PATTERN } from './limits.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A required string field with the "should not be empty" message of the original design. */
+function text(field: string, max: number) {
+  return z
+    .string({
+      error: (issue) => (issue.input === undefined ? `${field} should not be empty` : `${field} must be a string`),
+    })
+    .min(1, { message: `${field} should not be empty`, abort: true })
+    .max(max, `${field} must be at most ${max} characters`);
+}
+
+function optionalText(field: string, max: number) {
+  return z
+    .string({ error: `${field} must be a string` })
+    .max(max, `${field} must be at most ${max} characters`)
+    .optional();
+}
+
+function uuid(field: string) {
+  return z.string({ error: `${field} must be a UUID` }).regex(UUID, `${field} must be a UUID`);
+}
+
+const ISO_DATETIME = z.iso.datetime({ offset: true, local: false });
+
+export const timestampSchema = z
+  .string({
+    error: (issue) =>
+      issue.input === undefined ? 'timestamp should not be empty' : 'timestamp must be a valid ISO 8601 date string',
+  })
+  .refine((value) => ISO_DATETIME.safeParse(value).success && !Number.isNaN(Date.parse(value)), {
+    message: 'timestamp must be a valid ISO 8601 date string',
+    abort: true,
+  })
+  .refine((value) => Date.parse(value) >= 0, { message: 'timestamp must not be before 1970-01-01', abort: true })
+  .refine((value) => Date.parse(value) <= Date.now() + LIMITS.maxFutureSkewMs, {
+    message: 'timestamp must not be more than 24 hours in the future',
+  });
+
+const propValue = z.union([z.string().max(LIMITS.propStringMaxLength), z.number().finite(), z.boolean()], {
+  error: `must be a string of at most ${LIMITS.propStringMaxLength} characters, a finite number or a boolean`,
+});
+
+export const propsSchema = z
+  .record(
+    z
+      .string()
+      .min(1, 'props keys should not be empty')
+      .max(LIMITS.propKeyMaxLength, `props keys must be at most ${LIMITS.propKeyMaxLength} characters`),
+    propValue,
+    { error: 'props must be an object' },
+  )
+  .refine((props) => Object.keys(props).length <= LIMITS.propsMaxKeys, {
+    message: `props must have at most ${LIMITS.propsMaxKeys} keys`,
+  });
+
+export const eventSchema = z.strictObject(
+  {
+    siteId: text('siteId', LIMITS.siteIdMaxLength).regex(
+      SITE_ID_PATTERN,
+      'siteId must contain only letters, digits and _ . : -',
+    ),
+    eventType: text('eventType', LIMITS.eventTypeMaxLength),
+    path: text('path', LIMITS.pathMaxLength),
+    timestamp: timestampSchema,
+    eventId: uuid('eventId').optional(),
+    visitorId: uuid('visitorId').optional(),
+    userId: optionalText('userId', LIMITS.userIdMaxLength),
+    referrer: optionalText('referrer', LIMITS.referrerMaxLength),
+    props: propsSchema.optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'event must be a JSON object') },
+);
+
+export const batchSchema = z.strictObject(
+  {
+    events: z
+      .array(z.unknown(), { error: 'events must be an array' })
+      .min(1, 'events should not be empty')
+      .max(LIMITS.batchMaxEvents, `events must contain at most ${LIMITS.batchMaxEvents} events`),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'body must be a JSON object') },
+);
+
+/** An event as a client sends it. */
+export type EventInput = z.input<typeof eventSchema>;
+/** An event after validation. */
+export type Event = z.output<typeof eventSchema>;
+export type BatchInput = { events: EventInput[] };
+
+/**
+ * An event as the server queues it: identity resolved, ids filled in, the time
+ * it was received attached. This is what a job carries to the worker.
+ */
+export interface QueuedEvent {
+  eventId: string;
+  visitorId: string;
+  siteId: string;
+  eventType: string;
+  path: string;
+  /** ISO 8601, as the client sent it. */
+  timestamp: string;
+  userId?: string;
+  referrer?: string;
+  props?: Record<string, string | number | boolean>;
+  /** Epoch milliseconds at which the API accepted the event. */
+  receivedAt: number;
+}
+
+export interface EventAccepted {
+  success: true;
+  eventId: string;
+  visitorId: string;
+}
+
+export interface BatchAccepted {
+  success: true;
+  accepted: number;
+  eventIds: string[];
+  rejected: { index: number; message: string[] }[];
+  visitorId: string;
+}

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './event.js';
+export * from './limits.js';
+export * from './stats.js';

@@ -1,0 +1,33 @@
+/**
+ * The numeric limits of the wire contract (SPEC §2). Both the tracker and the
+ * server read them from here so that a batch the SDK builds is never one the
+ * server refuses for its size.
+ */
+export const LIMITS = {
+  siteIdMaxLength: 128,
+  eventTypeMaxLength: 64,
+  pathMaxLength: 2048,
+  referrerMaxLength: 2048,
+  userIdMaxLength: 256,
+  propsMaxKeys: 30,
+  propKeyMaxLength: 64,
+  propStringMaxLength: 500,
+  /** A timestamp may run this far ahead of the server clock (clock skew, time zones gone wrong). */
+  maxFutureSkewMs: 24 * 60 * 60 * 1000,
+  batchMaxEvents: 100,
+  /** Bytes of request body, for one event or a batch. */
+  bodyMaxBytes: 64 * 1024,
+  statsMaxRangeDays: 366,
+  statsDefaultTopPaths: 10,
+  statsMaxTopPaths: 100,
+} as const;
+
+export const SITE_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
+/** The BullMQ queue every producer and worker agrees on. */
+export const EVENTS_QUEUE_NAME = 'analytics-events';
+
+/** Name of the first-party cookie holding the visitor id. */
+export const VISITOR_COOKIE = 'visitor_id';
+
+export const VISITOR_COOKIE_MAX_AGE_SECONDS = 31_536_000;
