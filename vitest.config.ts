@@ -21,6 +21,27 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        test: {
+          name: 'sdk',
+          include: ['packages/sdk/src/**/*.test.ts'],
+          environment: 'happy-dom',
+          // Not localhost: the tracker skips local pages by default.
+          environmentOptions: { happyDOM: { url: 'https://example.com/' } },
+        },
+      },
+      {
+        test: {
+          // Builds the IIFE once (globalSetup), checks its size, and drives Chromium against the real stack.
+          name: 'sdk-browser',
+          include: ['packages/sdk/test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['packages/sdk/test/build.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });

@@ -4,10 +4,11 @@
  * see each other's data.
  */
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type { QueuedEvent } from '@tally/shared';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { connectPostgres, type DatabaseHandle } from '../src/db/client.js';
 import { migratePostgres } from '../src/db/migrate.js';
@@ -80,8 +81,12 @@ export interface TestStack {
   queue: ReturnType<typeof createBullEventsQueue>;
   prefix: string;
   config: Env;
-  /** Starts a worker on this stack's queue; `startTestStack` starts one unless `worker: false`. */
-  startWorker(concurrency?: number): QueueWorker;
+  /**
+   * Starts a worker with its own connection pool on this stack's queue;
+   * `startTestStack` starts one unless `worker: false`. `databaseUrl` lets a
+   * test route the worker through a proxy it controls.
+   */
+  startWorker(options?: { concurrency?: number; databaseUrl?: string; logger?: Logger }): QueueWorker;
   /** Resolves once nothing is waiting, delayed or active on the queue. */
   drain(timeoutMs?: number): Promise<void>;
   /** The rows of a query against this stack's database. */
@@ -90,7 +95,12 @@ export interface TestStack {
 }
 
 export async function startTestStack(
-  options: { worker?: boolean; env?: Record<string, string>; processor?: (events: QueuedEvent[]) => Promise<unknown> } = {},
+  options: {
+    worker?: boolean;
+    env?: Record<string, string>;
+    /** Replaces the real batch processor, e.g. to fail on purpose. */
+    processor?: (events: QueuedEvent[]) => Promise<unknown>;
+  } = {},
 ): Promise<TestStack> {
   const testDatabase = await createTestDatabase();
   const prefix = uniqueQueuePrefix();
@@ -110,15 +120,26 @@ export async function startTestStack(
     queue,
     prefix,
     config,
-    startWorker(concurrency = config.WORKER_CONCURRENCY) {
-      const processor = options.processor ?? createBatchProcessor({ db: database.db, logger: silentLogger });
-      const worker = startBullWorker({
+    startWorker({
+      concurrency = config.WORKER_CONCURRENCY,
+      databaseUrl = testDatabase.url,
+      logger = silentLogger,
+    } = {}) {
+      const workerDatabase = connectPostgres(databaseUrl, concurrency);
+      const processor = options.processor ?? createBatchProcessor({ db: workerDatabase.db, logger });
+      const bullWorker = startBullWorker({
         connection: createRedisConnection(config, 'worker'),
         prefix,
         concurrency,
         processor,
-        logger: silentLogger,
+        logger,
       });
+      const worker: QueueWorker = {
+        async close() {
+          await bullWorker.close();
+          await workerDatabase.close();
+        },
+      };
       workers.push(worker);
       return worker;
     },
@@ -167,4 +188,65 @@ export function postJson(
 
 export function pageView(overrides: Record<string, unknown> = {}) {
   return { siteId: 'test_site', eventType: 'page_view', path: '/', timestamp: '2024-11-14T10:00:00Z', ...overrides };
+}
+
+/**
+ * A TCP proxy in front of PostgreSQL that a test can cut and restore, to make
+ * the database really unreachable for the connections that go through it.
+ */
+export async function startTcpProxy(target = { host: '127.0.0.1', port: 5432 }) {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server = createServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(target.port, target.host);
+    sockets.add(client).add(upstream);
+    const forget = () => {
+      sockets.delete(client);
+      sockets.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', forget).on('close', forget);
+    upstream.on('error', forget).on('close', forget);
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    /** `databaseUrl` with its host and port replaced by the proxy's. */
+    urlFor(databaseUrl: string) {
+      const url = new URL(databaseUrl);
+      url.host = `127.0.0.1:${port}`;
+      return url.toString();
+    },
+    cut() {
+      open = false;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    restore() {
+      open = true;
+    },
+    async close() {
+      this.cut();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A response body as a plain object, for assertions. */
+export async function jsonOf(response: Response): Promise<Record<string, unknown>> {
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/** A logger that keeps what it is given, so a test can assert on warnings. */
+export function recordingLogger() {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
 }

@@ -1,0 +1,140 @@
+import type { QueuedEvent } from '@tally/shared';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/support.js';
+import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
+import { foldBatch } from './fold-batch.js';
+
+let n = 0;
+function event(overrides: Partial<QueuedEvent> = {}): QueuedEvent {
+  n += 1;
+  return {
+    eventId: `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
+    visitorId: 'aaaaaaaa-0000-4000-8000-000000000001',
+    siteId: 'fold_site',
+    eventType: 'page_view',
+    path: '/',
+    timestamp: '2024-11-14T10:00:00Z',
+    receivedAt: Date.parse('2024-11-14T10:00:01Z'),
+    ...overrides,
+  };
+}
+
+describe('foldBatch', () => {
+  let testDatabase: TestDatabase;
+  let database: DatabaseHandle;
+  const rows = (text: string) => queryRows(database.db, sql.raw(text));
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase();
+    database = connectPostgres(testDatabase.url, 4);
+  });
+  beforeEach(async () => {
+    await database.db.execute(
+      'truncate raw_events, site_daily_aggregates, site_daily_path_counts, site_daily_unique_users, site_daily_event_counts, site_daily_event_visitors',
+    );
+  });
+  afterAll(async () => {
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  it('stores raw events with every column and counts them', async () => {
+    const stored = event({
+      userId: 'user-1',
+      referrer: 'https://ref.example/',
+      props: { plan: 'pro', seats: 2, ok: true },
+    });
+    expect(await foldBatch(database.db, [stored])).toEqual({ inserted: 1, duplicates: 0 });
+    expect(
+      await rows(
+        "select event_id, site_id, event_type, path, user_id, visitor_id, to_char(event_ts at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') as event_ts, to_char(ingestion_ts at time zone 'UTC', 'HH24:MI:SS') as ingested, event_date::text, referrer, props from raw_events",
+      ),
+    ).toEqual([
+      {
+        event_id: stored.eventId,
+        site_id: 'fold_site',
+        event_type: 'page_view',
+        path: '/',
+        user_id: 'user-1',
+        visitor_id: stored.visitorId,
+        event_ts: '2024-11-14 10:00:00',
+        ingested: '10:00:01',
+        event_date: '2024-11-14',
+        referrer: 'https://ref.example/',
+        props: { plan: 'pro', seats: 2, ok: true },
+      },
+    ]);
+    expect(await rows('select user_id, visitor_id from site_daily_unique_users')).toEqual([
+      { user_id: 'user-1', visitor_id: stored.visitorId },
+    ]);
+  });
+
+  it('counts an event once however often it is folded, in one batch or many', async () => {
+    const once = event();
+    expect(await foldBatch(database.db, [once, once, once])).toEqual({ inserted: 1, duplicates: 2 });
+    expect(await foldBatch(database.db, [once])).toEqual({ inserted: 0, duplicates: 1 });
+    expect(await rows('select total_views::int, unique_users::int from site_daily_aggregates')).toEqual([
+      { total_views: 1, unique_users: 1 },
+    ]);
+    expect(await rows('select views::int from site_daily_path_counts')).toEqual([{ views: 1 }]);
+    expect(await rows('select events::int from site_daily_event_counts')).toEqual([{ events: 1 }]);
+  });
+
+  it('buckets by the UTC date, whatever offset the timestamp carries', async () => {
+    await foldBatch(database.db, [
+      // 23:30 in New York on the 13th is 04:30 UTC on the 14th.
+      event({ timestamp: '2024-11-13T23:30:00-05:00', visitorId: 'aaaaaaaa-0000-4000-8000-00000000000a' }),
+      // 00:30 in Berlin on the 15th is 23:30 UTC on the 14th.
+      event({ timestamp: '2024-11-15T00:30:00+01:00', visitorId: 'aaaaaaaa-0000-4000-8000-00000000000a' }),
+      // 23:59:59.999 UTC stays on the 14th; one millisecond later is the 15th.
+      event({ timestamp: '2024-11-14T23:59:59.999Z' }),
+      event({ timestamp: '2024-11-15T00:00:00.000Z' }),
+      // 05:00 on the 15th in Kolkata is 23:30 UTC on the 14th.
+      event({ timestamp: '2024-11-15T05:00:00+05:30' }),
+    ]);
+    expect(
+      await rows('select date::text, total_views::int, unique_users::int from site_daily_aggregates order by date'),
+    ).toEqual([
+      { date: '2024-11-14', total_views: 4, unique_users: 2 },
+      { date: '2024-11-15', total_views: 1, unique_users: 1 },
+    ]);
+  });
+
+  it('counts a visitor once per site and day, across batches', async () => {
+    const visitor = 'bbbbbbbb-0000-4000-8000-000000000001';
+    await foldBatch(database.db, [event({ visitorId: visitor }), event({ visitorId: visitor, path: '/a' })]);
+    await foldBatch(database.db, [event({ visitorId: visitor, path: '/b' })]);
+    await foldBatch(database.db, [event({ visitorId: visitor, siteId: 'other_site' })]);
+    expect(
+      await rows('select site_id, total_views::int, unique_users::int from site_daily_aggregates order by site_id'),
+    ).toEqual([
+      { site_id: 'fold_site', total_views: 3, unique_users: 1 },
+      { site_id: 'other_site', total_views: 1, unique_users: 1 },
+    ]);
+  });
+
+  it('keeps per-event-type counts and visitors', async () => {
+    await foldBatch(database.db, [
+      event({ eventType: 'signup', path: '/join' }),
+      event({ eventType: 'signup', path: '/join', visitorId: 'cccccccc-0000-4000-8000-000000000001' }),
+      event({ eventType: 'click', path: '/join' }),
+    ]);
+    expect(
+      await rows('select event_type, path, events::int from site_daily_event_counts order by event_type, path'),
+    ).toEqual([
+      { event_type: 'click', path: '/join', events: 1 },
+      { event_type: 'signup', path: '/join', events: 2 },
+    ]);
+    expect(
+      await rows('select event_type, count(*)::int as visitors from site_daily_event_visitors group by 1 order by 1'),
+    ).toEqual([
+      { event_type: 'click', visitors: 1 },
+      { event_type: 'signup', visitors: 2 },
+    ]);
+  });
+
+  it('does nothing for an empty batch', async () => {
+    expect(await foldBatch(database.db, [])).toEqual({ inserted: 0, duplicates: 0 });
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssues } from './errors.js';
+import { batchSchema, eventSchema } from './event.js';
+import { LIMITS } from './limits.js';
+
+const valid = { siteId: 'site_1', eventType: 'page_view', path: '/', timestamp: '2024-11-14T10:00:00Z' };
+
+function problems(input: unknown): string[] {
+  const result = eventSchema.safeParse(input);
+  return result.success ? [] : formatIssues(result.error.issues);
+}
+
+describe('eventSchema', () => {
+  it('accepts the original design event and timestamps with offsets', () => {
+    expect(problems(valid)).toEqual([]);
+    expect(problems({ ...valid, timestamp: '2024-11-14T23:30:00.123-05:00' })).toEqual([]);
+    expect(
+      problems({
+        ...valid,
+        eventId: '550e8400-e29b-41d4-a716-446655440000',
+        visitorId: '550E8400-E29B-41D4-A716-446655440001',
+        userId: 'u1',
+        referrer: 'https://example.com/',
+        props: { plan: 'pro', seats: 3, trial: false },
+      }),
+    ).toEqual([]);
+  });
+
+  it('lists every problem, each naming its field', () => {
+    expect(problems({})).toEqual([
+      'siteId should not be empty',
+      'eventType should not be empty',
+      'path should not be empty',
+      'timestamp should not be empty',
+    ]);
+    expect(problems({ ...valid, siteId: '', timestamp: 'yesterday' })).toEqual([
+      'siteId should not be empty',
+      'timestamp must be a valid ISO 8601 date string',
+    ]);
+  });
+
+  it.each([
+    [{ siteId: 'has space' }, 'siteId must contain only letters, digits and _ . : -'],
+    [{ siteId: 'x'.repeat(LIMITS.siteIdMaxLength + 1) }, 'siteId must be at most 128 characters'],
+    [{ eventType: 42 }, 'eventType must be a string'],
+    [{ path: 'x'.repeat(LIMITS.pathMaxLength + 1) }, 'path must be at most 2048 characters'],
+    [{ timestamp: '2024-11-14' }, 'timestamp must be a valid ISO 8601 date string'],
+    [{ timestamp: '2024-11-14T10:00:00' }, 'timestamp must be a valid ISO 8601 date string'],
+    [{ timestamp: '1969-12-31T23:59:59Z' }, 'timestamp must not be before 1970-01-01'],
+    [
+      { timestamp: new Date(Date.now() + LIMITS.maxFutureSkewMs + 60_000).toISOString() },
+      'timestamp must not be more than 24 hours in the future',
+    ],
+    [{ eventId: 'not-a-uuid' }, 'eventId must be a UUID'],
+    [{ visitorId: 'abc' }, 'visitorId must be a UUID'],
+    [{ userId: 'u'.repeat(257) }, 'userId must be at most 256 characters'],
+    [
+      { props: { nested: { a: 1 } } },
+      'props.nested must be a string of at most 500 characters, a finite number or a boolean',
+    ],
+    [{ props: [1, 2] }, 'props must be an object'],
+    [
+      { props: Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`k${i}`, i])) },
+      'props must have at most 30 keys',
+    ],
+    [{ unexpected: true }, 'property unexpected should not exist'],
+  ])('rejects %j', (patch, message) => {
+    expect(problems({ ...valid, ...patch })).toContain(message);
+  });
+
+  it('accepts a timestamp just inside the 24 hour window', () => {
+    expect(
+      problems({ ...valid, timestamp: new Date(Date.now() + LIMITS.maxFutureSkewMs - 60_000).toISOString() }),
+    ).toEqual([]);
+  });
+
+  it.each([null, [], 'text', 42])('rejects a body that is not an object: %j', (input) => {
+    expect(problems(input)).toEqual(['event must be a JSON object']);
+  });
+});
+
+describe('batchSchema', () => {
+  it('takes 1 to 100 events and nothing else', () => {
+    expect(batchSchema.safeParse({ events: [valid] }).success).toBe(true);
+    const issues = (input: unknown) => {
+      const result = batchSchema.safeParse(input);
+      return result.success ? [] : formatIssues(result.error.issues);
+    };
+    expect(issues({ events: [] })).toEqual(['events should not be empty']);
+    expect(issues({ events: Array(101).fill(valid) })).toEqual(['events must contain at most 100 events']);
+    expect(issues({ events: {} })).toEqual(['events must be an array']);
+    expect(issues({ events: [valid], extra: 1 })).toEqual(['property extra should not exist']);
+  });
+});

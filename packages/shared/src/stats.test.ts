@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { formatIssues } from './errors.js';
+import { statsQuerySchema } from './stats.js';
+
+function problems(input: Record<string, string>): string[] {
+  const result = statsQuerySchema.safeParse(input);
+  return result.success ? [] : formatIssues(result.error.issues);
+}
+
+describe('statsQuerySchema', () => {
+  it('accepts a date, or a range with a limit and an event type', () => {
+    expect(statsQuerySchema.parse({ siteId: 's', date: '2024-11-14' })).toEqual({ siteId: 's', date: '2024-11-14' });
+    expect(
+      statsQuerySchema.parse({ siteId: 's', from: '2024-01-01', to: '2024-12-31', limit: '5', eventType: 'click' }),
+    ).toEqual({ siteId: 's', from: '2024-01-01', to: '2024-12-31', limit: 5, eventType: 'click' });
+  });
+
+  it.each([
+    [{}, 'siteId should not be empty'],
+    [{ siteId: 's' }, 'date should not be empty (or give from and to)'],
+    [{ siteId: 's', date: '14-11-2024' }, 'date must be a date in YYYY-MM-DD format'],
+    [{ siteId: 's', date: '2024-02-30' }, 'date must be a real calendar date'],
+    [
+      { siteId: 's', date: '2024-02-01', from: '2024-01-01', to: '2024-01-02' },
+      'date cannot be combined with from and to',
+    ],
+    [{ siteId: 's', from: '2024-01-01' }, 'from and to must be given together'],
+    [{ siteId: 's', from: '2024-02-01', to: '2024-01-01' }, 'to must not be before from'],
+    [{ siteId: 's', from: '2024-01-01', to: '2025-01-01' }, 'from and to must span at most 366 days'],
+    [{ siteId: 's', date: '2024-01-01', limit: '0' }, 'limit must be at least 1'],
+    [{ siteId: 's', date: '2024-01-01', limit: '101' }, 'limit must be at most 100'],
+    [{ siteId: 's', date: '2024-01-01', limit: 'ten' }, 'limit must be a whole number'],
+  ])('rejects %j', (query, message) => {
+    expect(problems(query as Record<string, string>)).toContain(message);
+  });
+
+  it('allows a full leap year range of 366 days', () => {
+    expect(problems({ siteId: 's', from: '2024-01-01', to: '2024-12-31' })).toEqual([]);
+  });
+});
