@@ -4,18 +4,27 @@
  * connection. An event's way: `routes/event.ts` → `queue/` →
  * `worker/fold-batch.ts` → `db/schema/`.
  */
+import type { Queue } from 'bullmq';
 import type { Hono as HonoApp } from 'hono';
 import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Database } from './db/client.js';
 import type { Env } from './env.js';
 import { NotFoundError, toHttpError } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { optionalBasicAuth } from './middleware/basic-auth.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { ingestCors, statsCors } from './middleware/cors.js';
 import { methodNotAllowed } from './middleware/method-not-allowed.js';
+import { ingestMetrics, requestMetrics } from './middleware/metrics.js';
+import { requestLogger } from './middleware/request-logger.js';
 import type { EventQueue } from './queue/types.js';
+import { BULL_BOARD_PATH, bullBoardRoutes } from './routes/admin.js';
+import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/event.js';
 import { eventsRoutes } from './routes/events.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes, queueHealthRoutes } from './routes/ops.js';
 import { statsRoutes } from './routes/stats.js';
 
@@ -26,13 +35,23 @@ export interface AppDeps {
   queue: EventQueue;
   config: Env;
   logger: Logger;
+  /** This process's metrics (shared with its worker); a fresh registry when absent. */
+  metrics?: Metrics;
+  /** The BullMQ queue behind `queue`, for Bull Board; absent on the embedded default. */
+  bullQueue?: Queue;
 }
 
-export function createApp({ statsDb, pingDatabase, queue, config, logger }: AppDeps): HonoApp {
+export function createApp(deps: AppDeps): HonoApp {
+  const { statsDb, pingDatabase, queue, config, logger } = deps;
+  const metrics = deps.metrics ?? createMetrics({ queue });
   const app = new Hono();
   const ingest = { queue, cookie: { domain: config.COOKIE_DOMAIN, crossSite: config.COOKIE_CROSS_SITE } };
 
+  app.use(requestId());
+  app.use(requestLogger({ logger }));
+  app.use(requestMetrics({ metrics }));
   for (const path of ['/api/event', '/api/events']) {
+    app.use(path, ingestMetrics({ metrics }));
     app.use(path, ingestCors({ allowedOrigins: config.ALLOWED_ORIGINS }));
     app.use(path, bodyLimit({ maxBytes: config.BODY_LIMIT }));
   }
@@ -43,6 +62,8 @@ export function createApp({ statsDb, pingDatabase, queue, config, logger }: AppD
   app.route('/api/stats', statsRoutes({ db: statsDb }));
   app.route('/api/queues', queueHealthRoutes({ queue }));
   app.route('/', probeRoutes({ queue, pingDatabase }));
+  app.route('/metrics', metricsRoutes({ registry: metrics.registry }));
+  mountOperatorPages(app, deps);
 
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/events', methodNotAllowed(['POST', 'OPTIONS']));
@@ -54,8 +75,38 @@ export function createApp({ statsDb, pingDatabase, queue, config, logger }: AppD
   });
   app.onError((error, c) => {
     const httpError = toHttpError(error);
-    if (httpError.statusCode >= 500) logger.error({ err: error, path: c.req.path }, 'request failed');
+    if (httpError.statusCode >= 500) {
+      logger.error({ err: error, path: c.req.path, requestId: c.get('requestId') }, 'request failed');
+    }
     return c.json(httpError.toResponse(), httpError.statusCode as 500, httpError.headers);
   });
   return app;
+}
+
+/** API docs and Bull Board, each behind basic auth when its user and password are set (SPEC §2). */
+function mountOperatorPages(app: HonoApp, { config, logger, bullQueue }: AppDeps) {
+  if (config.SWAGGER_ENABLED) {
+    const docsAuth = optionalBasicAuth({
+      username: config.SWAGGER_USER,
+      password: config.SWAGGER_PASSWORD,
+      realm: 'Tally API docs',
+    });
+    for (const path of ['/api', '/api/openapi.json', '/api/docs/*']) app.use(path, docsAuth);
+    app.route('/api', docsRoutes());
+  }
+  if (!bullQueue) return;
+  const protectedBoard = config.BULL_BOARD_USER !== undefined && config.BULL_BOARD_PASSWORD !== undefined;
+  if (config.NODE_ENV === 'production' && !protectedBoard) {
+    logger.info('Bull Board is not mounted: set BULL_BOARD_USER and BULL_BOARD_PASSWORD to use it in production');
+    return;
+  }
+  app.use(
+    `${BULL_BOARD_PATH}/*`,
+    optionalBasicAuth({
+      username: config.BULL_BOARD_USER,
+      password: config.BULL_BOARD_PASSWORD,
+      realm: 'Tally queues',
+    }),
+  );
+  app.route(BULL_BOARD_PATH, bullBoardRoutes({ queue: bullQueue }));
 }

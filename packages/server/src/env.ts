@@ -50,6 +50,10 @@ export const envSchema = z.object({
   REDIS_PASSWORD: optionalString,
   QUEUE_PREFIX: z.string().min(1).default('{tally}'),
   WORKER_CONCURRENCY: positiveInt(10),
+  /** Where the embedded default keeps its database (relative to the working directory). */
+  TALLY_DATA_DIR: z.string().min(1).default('.tally'),
+  /** `ROLE=worker` serves /healthz, /readyz and /metrics on this port; other roles use PORT. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 
   BODY_LIMIT: positiveInt(LIMITS.bodyMaxBytes),
   COOKIE_DOMAIN: optionalString,
@@ -71,6 +75,40 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * Which backing services this configuration runs on: PostgreSQL and Redis when
+ * both are set; the embedded default (PGlite + an in-process queue, SPEC §7)
+ * when neither is. Half a configuration is refused rather than guessed at: a
+ * real database behind a queue that forgets on crash, or a Redis queue whose
+ * events land in a local file, is never what someone who set one of them meant.
+ */
+export function backendOf(env: Env): 'services' | 'embedded' {
+  const database = env.DATABASE_URL !== undefined;
+  const redis = env.REDIS_URL !== undefined || env.REDIS_HOST !== undefined;
+  if (database && redis) return 'services';
+  if (database) {
+    throw new ConfigError(
+      'DATABASE_URL is set but Redis is not: set REDIS_URL (or REDIS_HOST) as well, or unset DATABASE_URL to run on the embedded default.',
+    );
+  }
+  if (redis) {
+    throw new ConfigError(
+      'REDIS_URL/REDIS_HOST is set but DATABASE_URL is not: set DATABASE_URL as well, or unset the Redis settings to run on the embedded default.',
+    );
+  }
+  if (env.STATS_DATABASE_URL !== undefined) {
+    throw new ConfigError(
+      'STATS_DATABASE_URL needs DATABASE_URL and REDIS_URL (it names a read replica of DATABASE_URL).',
+    );
+  }
+  if (env.ROLE !== 'all') {
+    throw new ConfigError(
+      `ROLE=${env.ROLE} needs DATABASE_URL and REDIS_URL: the embedded default runs the API and the worker in one process.`,
+    );
+  }
+  return 'embedded';
 }
 
 /** Reads `.env.local` then `.env` from `dir`, never overriding what the process already has. */

@@ -1,27 +1,42 @@
 /**
- * The process: reads the configuration, migrates, wires the real connections
- * into the app and the worker by `ROLE`, serves, and shuts down cleanly on
- * SIGTERM/SIGINT (stop accepting, finish active jobs, close connections).
+ * The process: reads the configuration, picks the backing services (PostgreSQL
+ * and Redis, or the embedded default of SPEC §7), migrates, wires the real
+ * connections into the app and the worker by `ROLE`, serves, and shuts down
+ * cleanly on SIGTERM/SIGINT (stop accepting, finish active jobs, close
+ * connections).
  */
 import { serve } from '@hono/node-server';
+import type { Queue } from 'bullmq';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
 import { createApp } from './app.js';
-import { connectPostgres } from './db/client.js';
+import { connectPostgres, type DatabaseHandle } from './db/client.js';
+import { openEmbeddedDatabase } from './db/embedded.js';
 import { migratePostgres } from './db/migrate.js';
-import { ConfigError, loadEnv } from './env.js';
+import { backendOf, ConfigError, type Env, loadEnv } from './env.js';
 import { createLogger } from './logger.js';
-import { createRedisConnection, hasRedisSettings } from './queue/connection.js';
+import { createMetrics } from './metrics.js';
+import { createRedisConnection } from './queue/connection.js';
 import { createBullEventsQueue, startBullWorker } from './queue/events-queue.js';
-import type { QueueWorker } from './queue/types.js';
+import { createInProcessQueue } from './queue/in-process-queue.js';
+import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { probeRoutes } from './routes/ops.js';
 import { createBatchProcessor } from './worker/processor.js';
 
-async function main() {
-  const config = loadEnv();
-  const logger = createLogger(config.LOG_LEVEL);
-  if (!config.DATABASE_URL || !hasRedisSettings(config)) {
-    const missing = [!config.DATABASE_URL && 'DATABASE_URL', !hasRedisSettings(config) && 'REDIS_URL (or REDIS_HOST)'];
-    throw new ConfigError(`Set ${missing.filter(Boolean).join(' and ')} to run Tally against PostgreSQL and Redis.`);
-  }
+/** The connections one process holds, whichever services sit behind them. */
+interface Backend {
+  database: DatabaseHandle;
+  /** Serves `/api/stats`: a read replica when `STATS_DATABASE_URL` is set. */
+  statsDatabase: DatabaseHandle;
+  queue: EventQueue;
+  bullQueue?: Queue;
+  startWorker(processor: BatchProcessor, concurrency: number): QueueWorker;
+  /** After the worker has stopped: closes the queue and the databases. */
+  close(): Promise<void>;
+}
 
+async function connectServices(config: Env & { DATABASE_URL: string }, logger: Logger): Promise<Backend> {
   await migratePostgres(config.DATABASE_URL);
   const database = connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   const statsDatabase = config.STATS_DATABASE_URL
@@ -31,27 +46,88 @@ async function main() {
   const producer = createRedisConnection(config, 'producer');
   const queue = createBullEventsQueue({ connection: producer, prefix: config.QUEUE_PREFIX, logger });
   await queue.queue.waitUntilReady();
+  return {
+    database,
+    statsDatabase,
+    queue,
+    bullQueue: queue.queue,
+    startWorker: (processor, concurrency) =>
+      startBullWorker({
+        connection: createRedisConnection(config, 'worker'),
+        prefix: config.QUEUE_PREFIX,
+        concurrency,
+        processor,
+        logger,
+      }),
+    async close() {
+      await queue.close();
+      producer.disconnect();
+      await database.close();
+      if (statsDatabase !== database) await statsDatabase.close();
+    },
+  };
+}
+
+async function startEmbedded(config: Env, logger: Logger): Promise<Backend> {
+  const database = await openEmbeddedDatabase(config.TALLY_DATA_DIR);
+  const queue = createInProcessQueue({ logger });
+  logger.info({ dataDir: database.dataDir }, 'embedded default: PGlite database and in-process queue');
+  logger.warn(
+    'Queued events are held in memory and are not durable across a crash (a clean stop drains them first). Set DATABASE_URL and REDIS_URL to run on PostgreSQL and Redis.',
+  );
+  return {
+    database,
+    statsDatabase: database,
+    queue,
+    startWorker: (processor, concurrency) => queue.startWorker({ processor, concurrency }),
+    async close() {
+      await queue.close();
+      await database.close();
+    },
+  };
+}
+
+async function main() {
+  const config = loadEnv();
+  const logger = createLogger(config.LOG_LEVEL);
+  const backend =
+    backendOf(config) === 'services'
+      ? await connectServices(config as Env & { DATABASE_URL: string }, logger)
+      : await startEmbedded(config, logger);
+  const { database, statsDatabase, queue } = backend;
+  const metrics = createMetrics({ queue });
 
   let worker: QueueWorker | undefined;
   if (config.ROLE !== 'api') {
-    const processor = createBatchProcessor({ db: database.db, logger });
-    worker = startBullWorker({
-      connection: createRedisConnection(config, 'worker'),
-      prefix: config.QUEUE_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
-      processor,
-      logger,
-    });
+    const processor = createBatchProcessor({ db: database.db, logger, onFolded: metrics.onFolded });
+    worker = backend.startWorker(metrics.instrumentProcessor(processor), config.WORKER_CONCURRENCY);
   }
 
   let server: ReturnType<typeof serve> | undefined;
   if (config.ROLE !== 'worker') {
-    const app = createApp({ statsDb: statsDatabase.db, pingDatabase: statsDatabase.ping, queue, config, logger });
+    const app = createApp({
+      statsDb: statsDatabase.db,
+      pingDatabase: statsDatabase.ping,
+      queue,
+      config,
+      logger,
+      metrics,
+      bullQueue: backend.bullQueue,
+    });
     server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.ROLE }, `Tally listening on http://localhost:${info.port}`),
     );
   } else {
     logger.info({ role: config.ROLE, concurrency: config.WORKER_CONCURRENCY }, 'Tally worker started');
+    if (config.METRICS_PORT !== undefined) {
+      // A worker has no API; this small app lets orchestrators probe it and Prometheus scrape it.
+      const ops = new Hono()
+        .route('/', probeRoutes({ queue, pingDatabase: database.ping }))
+        .route('/metrics', metricsRoutes({ registry: metrics.registry }));
+      server = serve({ fetch: ops.fetch, port: config.METRICS_PORT, hostname: config.HOST }, (info) =>
+        logger.info({ port: info.port }, 'worker health and metrics listening'),
+      );
+    }
   }
 
   let stopping = false;
@@ -61,10 +137,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await worker?.close();
-    await queue.close();
-    producer.disconnect();
-    await database.close();
-    if (statsDatabase !== database) await statsDatabase.close();
+    await backend.close();
     logger.info('stopped');
     process.exit(0);
   };
@@ -73,7 +146,7 @@ async function main() {
 }
 
 main().catch((error) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error?.name === 'DataDirLockedError') {
     console.error(error.message);
   } else {
     console.error('Tally failed to start:', error);

@@ -1,0 +1,43 @@
+/**
+ * Request metrics: every answer counted by method, matched route (the pattern,
+ * never the raw URL, so label sets stay few) and status; ingestion answers also
+ * counted by how many events they accepted or refused.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
+import type { Metrics } from '../metrics.js';
+
+export function requestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHandler {
+  return async function requestMetricsHandler(c, next) {
+    const started = performance.now();
+    await next();
+    const route = routePath(c, -1) || 'unmatched';
+    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
+  };
+}
+
+/**
+ * Mounted on `/api/event` and `/api/events`. A refused request counts as one
+ * rejected event whatever it held; an accepted batch reports its own split.
+ */
+export function ingestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHandler {
+  return async function ingestMetricsHandler(c, next) {
+    await next();
+    if (c.req.method !== 'POST') return;
+    const status = c.res.status;
+    if (status === 202) {
+      if (c.req.path.endsWith('/events')) {
+        const body = (await c.res.clone().json()) as { accepted: number; rejected: unknown[] };
+        metrics.ingestEvents.inc({ outcome: 'accepted' }, body.accepted);
+        if (body.rejected.length > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, body.rejected.length);
+      } else {
+        metrics.ingestEvents.inc({ outcome: 'accepted' });
+      }
+    } else if (status >= 400 && status < 500) {
+      metrics.ingestEvents.inc({ outcome: 'rejected' });
+    } else if (status >= 500) {
+      metrics.ingestEvents.inc({ outcome: 'failed' });
+    }
+  };
+}

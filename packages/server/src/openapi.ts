@@ -1,0 +1,216 @@
+/**
+ * The OpenAPI 3.1 document behind `GET /api/openapi.json`, generated from the
+ * `@tally/shared` zod schemas with `z.toJSONSchema` (JSON Schema 2020-12, the
+ * dialect OpenAPI 3.1 speaks), so the documented contract is the validated one.
+ * Only the paths, status codes and prose are written here.
+ */
+import {
+  batchAcceptedSchema,
+  batchSchema,
+  errorResponseSchema,
+  eventAcceptedSchema,
+  eventSchema,
+  LIMITS,
+  livenessSchema,
+  queueCountsSchema,
+  readinessSchema,
+  statsQuerySchema,
+  statsResponseSchema,
+  VISITOR_COOKIE,
+} from '@tally/shared';
+import { z } from 'zod';
+
+type JsonSchema = Record<string, unknown>;
+
+/** Every schema the document names, under the name it has in `components.schemas`. */
+export const DOCUMENTED_SCHEMAS = {
+  Event: { schema: eventSchema, io: 'input' },
+  EventBatch: { schema: batchSchema, io: 'input' },
+  EventAccepted: { schema: eventAcceptedSchema, io: 'output' },
+  BatchAccepted: { schema: batchAcceptedSchema, io: 'output' },
+  StatsQuery: { schema: statsQuerySchema, io: 'input' },
+  StatsResponse: { schema: statsResponseSchema, io: 'output' },
+  ErrorResponse: { schema: errorResponseSchema, io: 'output' },
+  QueueCounts: { schema: queueCountsSchema, io: 'output' },
+  Liveness: { schema: livenessSchema, io: 'output' },
+  Readiness: { schema: readinessSchema, io: 'output' },
+} as const;
+
+type SchemaName = keyof typeof DOCUMENTED_SCHEMAS;
+
+function toJsonSchema(name: SchemaName): JsonSchema {
+  const { schema, io } = DOCUMENTED_SCHEMAS[name];
+  // Refinements (the 24 h clock-skew rule, date ranges) cannot be expressed in JSON Schema; they stay in the prose.
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+  }) as JsonSchema;
+  return rest;
+}
+
+const ref = (name: SchemaName) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: SchemaName) => ({ 'application/json': { schema: ref(name) } });
+const error = (description: string) => ({ description, content: json('ErrorResponse') });
+
+/** The stats query's properties as query parameters. */
+function queryParameters(name: SchemaName) {
+  const schema = toJsonSchema(name) as { properties: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(schema.properties).map(([param, property]) => ({
+    name: param,
+    in: 'query',
+    required: schema.required?.includes(param) ?? false,
+    schema: property,
+  }));
+}
+
+const ingestErrors = {
+  400: error('Invalid event, batch envelope or JSON; every problem listed, each naming its field'),
+  413: error(`Body over BODY_LIMIT (default ${LIMITS.bodyMaxBytes} bytes)`),
+  415: error('Content-Type other than application/json or text/plain'),
+  503: error('The queue cannot take events right now; retry after `Retry-After` seconds'),
+};
+
+const visitorCookieHeader = {
+  'Set-Cookie': {
+    description: `\`${VISITOR_COOKIE}=<uuid>; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax\`, when the request carried no valid ${VISITOR_COOKIE} cookie`,
+    schema: { type: 'string' },
+  },
+};
+
+export function buildOpenApiDocument(): JsonSchema {
+  const schemas = Object.fromEntries(
+    (Object.keys(DOCUMENTED_SCHEMAS) as SchemaName[]).map((name) => [name, toJsonSchema(name)]),
+  );
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'Tally',
+      version: '1.0.0',
+      description:
+        'Ingests analytics events, queues them, folds them exactly once into daily aggregates, and serves the stats.',
+    },
+    tags: [
+      { name: 'ingest', description: 'Events from the tracker or a backend' },
+      { name: 'stats', description: 'Daily aggregates' },
+      { name: 'operations', description: 'Health, readiness, queue and metrics' },
+    ],
+    paths: {
+      '/api/event': {
+        post: {
+          tags: ['ingest'],
+          summary: 'Ingest one event',
+          description:
+            'Body as `application/json`, or `text/plain` holding JSON (what `sendBeacon` sends). `eventId` is the idempotency key: resending it never counts twice. `timestamp` may be at most 24 hours in the future.',
+          requestBody: { required: true, content: { ...json('Event'), 'text/plain': { schema: ref('Event') } } },
+          responses: {
+            202: { description: 'Queued', headers: visitorCookieHeader, content: json('EventAccepted') },
+            ...ingestErrors,
+          },
+        },
+      },
+      '/api/events': {
+        post: {
+          tags: ['ingest'],
+          summary: `Ingest a batch of 1–${LIMITS.batchMaxEvents} events`,
+          description:
+            'Valid events are queued even when others in the batch are not; `rejected` lists the others by index. 400 only when the envelope is invalid or no event is valid.',
+          requestBody: {
+            required: true,
+            content: { ...json('EventBatch'), 'text/plain': { schema: ref('EventBatch') } },
+          },
+          responses: {
+            202: { description: 'Queued', headers: visitorCookieHeader, content: json('BatchAccepted') },
+            ...ingestErrors,
+          },
+        },
+      },
+      '/api/stats': {
+        get: {
+          tags: ['stats'],
+          summary: 'Daily stats for a site',
+          description: `Give \`date\` (a UTC day), or \`from\` and \`to\` (inclusive, at most ${LIMITS.statsMaxRangeDays} days; adds \`daily\`).`,
+          parameters: queryParameters('StatsQuery'),
+          responses: {
+            200: { description: 'Stats', content: json('StatsResponse') },
+            400: error('Missing or invalid parameters'),
+            404: error('No events for the site in that period'),
+          },
+        },
+      },
+      '/api/queues/health': {
+        get: {
+          tags: ['operations'],
+          summary: 'Job counts of the analytics-events queue',
+          responses: {
+            200: {
+              description: 'Counts by state',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    properties: { 'analytics-events': ref('QueueCounts') },
+                    required: ['analytics-events'],
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          tags: ['operations'],
+          summary: 'Liveness: the process answers',
+          responses: { 200: { description: 'Alive', content: json('Liveness') } },
+        },
+      },
+      '/readyz': {
+        get: {
+          tags: ['operations'],
+          summary: 'Readiness: PostgreSQL and the queue are reachable',
+          responses: {
+            200: { description: 'Ready', content: json('Readiness') },
+            503: { description: 'Not ready; `checks` names what is unreachable', content: json('Readiness') },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics',
+          responses: {
+            200: {
+              description: 'Prometheus text exposition format',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+      '/tally.js': {
+        get: {
+          tags: ['ingest'],
+          summary: 'The tracker script for a `<script>` tag',
+          responses: {
+            200: {
+              description: 'JavaScript, with `ETag` and `Cache-Control`',
+              content: { 'text/javascript': { schema: { type: 'string' } } },
+            },
+            304: { description: 'Not modified (`If-None-Match` matched the `ETag`)' },
+          },
+        },
+      },
+      '/api/openapi.json': {
+        get: {
+          tags: ['operations'],
+          summary: 'This document',
+          responses: {
+            200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } },
+          },
+        },
+      },
+    },
+    components: { schemas },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * The queue of the embedded default (SPEC §7): the `EventQueue` interface kept
+ * in this process's memory, with BullMQ's job options (4 attempts, backoff
+ * 2 s, 4 s, 8 s; completed jobs dropped, failed ones kept) and its worker
+ * concurrency. `main.ts` hands it the batch processor, as it does BullMQ.
+ *
+ * Events waiting here are lost if the process crashes (a clean SIGTERM drains
+ * them first); that is the price of needing no Redis, and `main.ts` says so.
+ */
+import type { QueuedEvent } from '@tally/shared';
+import type { Logger } from 'pino';
+import { QueueUnavailableError } from '../errors.js';
+import { EVENTS_JOB_OPTIONS } from './events-queue.js';
+import type { BatchProcessor, EventQueue, QueueCounts, QueueWorker } from './types.js';
+
+interface Job {
+  id: number;
+  events: QueuedEvent[];
+  attemptsMade: number;
+}
+
+export interface InProcessQueueOptions {
+  logger: Logger;
+  /** Defaults to the BullMQ queue's `attempts`. */
+  attempts?: number;
+  /** Delay before the first retry, doubled for each later one; defaults to the BullMQ queue's. */
+  backoffMs?: number;
+}
+
+export interface InProcessQueue extends EventQueue {
+  /** Starts taking jobs with `processor`, at most `concurrency` at a time. */
+  startWorker(options: { processor: BatchProcessor; concurrency: number }): QueueWorker;
+}
+
+export function createInProcessQueue({
+  logger,
+  attempts = EVENTS_JOB_OPTIONS.attempts,
+  backoffMs = EVENTS_JOB_OPTIONS.backoff.delay,
+}: InProcessQueueOptions): InProcessQueue {
+  const waiting: Job[] = [];
+  const delayed = new Map<Job, NodeJS.Timeout>();
+  const failed: Job[] = [];
+  let active = 0;
+  let nextId = 1;
+  let closed = false;
+  let worker: { processor: BatchProcessor; concurrency: number } | undefined;
+  let draining = false;
+  let onIdle: (() => void) | undefined;
+
+  function isIdle() {
+    return waiting.length === 0 && delayed.size === 0 && active === 0;
+  }
+
+  function pump() {
+    while (worker && active < worker.concurrency && waiting.length > 0) {
+      run(worker.processor, waiting.shift() as Job);
+    }
+    if (isIdle()) onIdle?.();
+  }
+
+  function retryLater(job: Job) {
+    // BullMQ's exponential backoff: delay × 2^(attempts made − 1).
+    const timer = setTimeout(
+      () => {
+        delayed.delete(job);
+        waiting.push(job);
+        pump();
+      },
+      backoffMs * 2 ** (job.attemptsMade - 1),
+    );
+    delayed.set(job, timer);
+  }
+
+  async function run(processor: BatchProcessor, job: Job) {
+    active++;
+    job.attemptsMade++;
+    try {
+      await processor(job.events);
+    } catch (error) {
+      const exhausted = job.attemptsMade >= attempts || draining;
+      logger.warn(
+        { err: error, jobId: job.id, attemptsMade: job.attemptsMade, events: job.events.length },
+        'events job failed',
+      );
+      if (exhausted) {
+        failed.push(job);
+        if (draining) logger.error({ jobId: job.id, events: job.events.length }, 'events lost while shutting down');
+      } else {
+        retryLater(job);
+      }
+    } finally {
+      active--;
+      pump();
+    }
+  }
+
+  return {
+    async enqueueEvents(events) {
+      if (closed) throw new QueueUnavailableError();
+      waiting.push({ id: nextId++, events, attemptsMade: 0 });
+      // Run on a later tick, as a BullMQ worker would: the request answers first.
+      setImmediate(pump);
+    },
+    async counts(): Promise<QueueCounts> {
+      const counts = { waiting: waiting.length, active, completed: 0, failed: failed.length, delayed: delayed.size };
+      return { ...counts, total: counts.waiting + counts.active + counts.failed + counts.delayed };
+    },
+    async ping() {},
+    async close() {
+      closed = true;
+    },
+    startWorker(options) {
+      worker = options;
+      setImmediate(pump);
+      return {
+        /** Finishes every queued job, retries due later included (one last try each), so a clean stop loses nothing. */
+        async close() {
+          draining = true;
+          for (const [job, timer] of delayed) {
+            clearTimeout(timer);
+            waiting.push(job);
+          }
+          delayed.clear();
+          const idle = new Promise<void>((resolve) => {
+            onIdle = resolve;
+          });
+          pump();
+          await idle;
+          worker = undefined;
+        },
+      };
+    },
+  };
+}
