@@ -6,7 +6,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Env } from '../env.js';
 
-export type RedisSettings = Pick<Env, 'REDIS_URL' | 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_DB' | 'REDIS_PASSWORD'>;
+export type RedisSettings = Pick<Env, 'REDIS_URL' | 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_DB' | 'REDIS_PASSWORD'> &
+  Partial<Pick<Env, 'REDIS_TLS'>>;
 
 export function hasRedisSettings(env: RedisSettings): boolean {
   return env.REDIS_URL !== undefined || env.REDIS_HOST !== undefined;
@@ -19,12 +20,14 @@ export function createRedisConnection(env: RedisSettings, role: 'producer' | 'wo
     role === 'producer'
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy }
       : { maxRetriesPerRequest: null, enableReadyCheck: false, retryStrategy };
+  // A `rediss://` URL turns TLS on by itself (ioredis reads the scheme); BullMQ's duplicates keep it.
   if (env.REDIS_URL) return new Redis(env.REDIS_URL, options);
   return new Redis({
     host: env.REDIS_HOST ?? '127.0.0.1',
     port: env.REDIS_PORT,
     db: env.REDIS_DB,
     password: env.REDIS_PASSWORD,
+    ...(env.REDIS_TLS ? { tls: {} } : {}),
     ...options,
   });
 }

@@ -1,12 +1,15 @@
 /**
  * The BullMQ queue `analytics-events`: one job per batch of events, retried
- * with exponential backoff (SPEC §4), and the worker that drains it.
+ * with exponential backoff (SPEC §4), and the worker that drains it. Requests
+ * that arrive together are group-committed into one job (`group-commit.ts`);
+ * a request's events are never split across jobs.
  */
 import { EVENTS_QUEUE_NAME, type QueuedEvent } from '@tally/shared';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { QueueUnavailableError } from '../errors.js';
+import { createGroupCommit } from './group-commit.js';
 import type { BatchProcessor, EventQueue, EventsJobData, QueueWorker } from './types.js';
 
 export const EVENTS_JOB_OPTIONS = {
@@ -16,6 +19,9 @@ export const EVENTS_JOB_OPTIONS = {
   removeOnFail: false,
 } as const;
 
+/** A queue write that Redis has not acknowledged by then answers 503; the client resends with the same ids. */
+const ENQUEUE_TIMEOUT_MS = 5_000;
+
 export interface BullQueueOptions {
   /** See `connection.ts`: fail-fast for producers, patient for workers. */
   connection: Redis;
@@ -23,7 +29,29 @@ export interface BullQueueOptions {
   logger: Logger;
 }
 
-export function createBullEventsQueue({ connection, prefix, logger }: BullQueueOptions): EventQueue & {
+export interface GroupCommitSettings {
+  /** Events per job at most (whole requests are never split). */
+  maxEvents: number;
+  /** Queue writes under way at once. */
+  maxInFlight: number;
+}
+
+export const DEFAULT_GROUP_COMMIT: GroupCommitSettings = { maxEvents: 1_000, maxInFlight: 4 };
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`queue write timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createBullEventsQueue({
+  connection,
+  prefix,
+  logger,
+  groupCommit = DEFAULT_GROUP_COMMIT,
+}: BullQueueOptions & { groupCommit?: GroupCommitSettings }): EventQueue & {
   queue: Queue<EventsJobData>;
 } {
   const queue = new Queue<EventsJobData>(EVENTS_QUEUE_NAME, {
@@ -32,12 +60,19 @@ export function createBullEventsQueue({ connection, prefix, logger }: BullQueueO
     defaultJobOptions: EVENTS_JOB_OPTIONS,
   });
   queue.on('error', (error) => logger.error({ err: error }, 'queue connection error'));
+  const jobs = createGroupCommit<QueuedEvent>({
+    write: async (events) => {
+      await withTimeout(queue.add('batch', { events }), ENQUEUE_TIMEOUT_MS);
+    },
+    maxItems: groupCommit.maxEvents,
+    maxInFlight: groupCommit.maxInFlight,
+  });
 
   return {
     queue,
     async enqueueEvents(events: QueuedEvent[]) {
       try {
-        await queue.add('batch', { events });
+        await jobs.add(events);
       } catch (error) {
         logger.warn({ err: error }, 'could not enqueue events');
         throw new QueueUnavailableError();

@@ -1,0 +1,81 @@
+/**
+ * Group commit for ingestion: requests that arrive together share one queue
+ * write. Items gather for the rest of the current event-loop turn, and for as
+ * long as `maxInFlight` writes are already under way; then they go out as one
+ * group. Each caller's promise settles only when the write carrying its items
+ * does, so nothing is acknowledged before it is durable in the queue. Under
+ * light load this adds no waiting; under heavy load groups grow with the
+ * round trip, up to `maxItems`.
+ */
+export interface GroupCommitOptions<T> {
+  /** Writes one group; resolves once it is durable. */
+  write(items: T[]): Promise<void>;
+  /** A group is sealed once it holds this many items (one caller's items are never split). */
+  maxItems: number;
+  /** Writes allowed in flight at once. */
+  maxInFlight: number;
+}
+
+interface Group<T> {
+  items: T[];
+  waiters: { resolve(): void; reject(error: unknown): void }[];
+}
+
+export function createGroupCommit<T>({ write, maxItems, maxInFlight }: GroupCommitOptions<T>) {
+  const sealed: Group<T>[] = [];
+  let open: Group<T> | undefined;
+  let inFlight = 0;
+  let pumpScheduled = false;
+
+  function seal() {
+    if (open) sealed.push(open);
+    open = undefined;
+  }
+
+  function pump() {
+    pumpScheduled = false;
+    while (inFlight < maxInFlight) {
+      if (sealed.length === 0) seal();
+      const group = sealed.shift();
+      if (!group) return;
+      inFlight += 1;
+      write(group.items)
+        .then(
+          () => {
+            for (const waiter of group.waiters) waiter.resolve();
+          },
+          (error: unknown) => {
+            for (const waiter of group.waiters) waiter.reject(error);
+          },
+        )
+        .finally(() => {
+          inFlight -= 1;
+          schedulePump();
+        });
+    }
+  }
+
+  function schedulePump() {
+    if (pumpScheduled || (sealed.length === 0 && !open)) return;
+    pumpScheduled = true;
+    setImmediate(pump);
+  }
+
+  return {
+    /** Adds `items`, kept together in one group; resolves when that group is written. */
+    add(items: T[]): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        if (open && open.items.length + items.length > maxItems) seal();
+        open ??= { items: [], waiters: [] };
+        for (const item of items) open.items.push(item);
+        open.waiters.push({ resolve, reject });
+        if (open.items.length >= maxItems) seal();
+        schedulePump();
+      });
+    },
+    /** Items accepted but not yet written, for shutdown and metrics. */
+    get pending() {
+      return sealed.reduce((n, group) => n + group.items.length, open?.items.length ?? 0);
+    },
+  };
+}
