@@ -14,6 +14,8 @@ export default defineConfig({
         test: {
           name: 'server',
           include: ['packages/server/{src,test}/**/*.test.ts'],
+          // The child-process tests run the built bundle; this builds it when a source is newer.
+          globalSetup: ['packages/server/test/global-setup.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -48,6 +48,8 @@ export const envSchema = z.object({
   REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(6379),
   REDIS_DB: z.coerce.number().int().min(0).default(0),
   REDIS_PASSWORD: optionalString,
+  /** TLS for the REDIS_HOST form; a `rediss://` REDIS_URL needs no flag. */
+  REDIS_TLS: flag(false),
   QUEUE_PREFIX: z.string().min(1).default('{tally}'),
   WORKER_CONCURRENCY: positiveInt(10),
   /** Where the embedded default keeps its database (relative to the working directory). */
