@@ -1,0 +1,31 @@
+/**
+ * When the tracker must stay silent: the visitor opted out, the browser asks
+ * not to be tracked (Do Not Track, Global Privacy Control), the page is a
+ * local development copy, or a robot drives the browser. Each but the opt-out
+ * can be turned off by an option.
+ */
+import { load } from './storage.js';
+
+/** localStorage key whose presence means the visitor opted out on this origin. */
+export const OPT_OUT_KEY = 'tally_optout';
+
+export interface PrivacyOptions {
+  /** Honour Do Not Track and Global Privacy Control. Default `true`. */
+  respectDnt?: boolean;
+  /** Skip `localhost`, `127.*`, `[::1]` and `file:` pages. Default `true`. */
+  excludeLocalhost?: boolean;
+  /** Skip browsers driven by automation (`navigator.webdriver`). Default `true`. */
+  excludeWebdriver?: boolean;
+}
+
+/** `true` when nothing may be tracked right now. */
+export const isBlocked = (options: PrivacyOptions): boolean => {
+  const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
+  return !!(
+    load(OPT_OUT_KEY) ||
+    (options.respectDnt !== false &&
+      (nav.doNotTrack === '1' || (window as { doNotTrack?: string }).doNotTrack === '1' || nav.globalPrivacyControl)) ||
+    (options.excludeLocalhost !== false && /^(localhost|127\.|\[::1\]|$)/.test(location.hostname)) ||
+    (options.excludeWebdriver !== false && nav.webdriver)
+  );
+};

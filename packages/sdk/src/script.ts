@@ -1,0 +1,37 @@
+/**
+ * The script-tag entry, built as the minified IIFE `tally.js`:
+ *
+ *   <script defer src="https://stats.example.com/tally.js" data-site-id="my_site"></script>
+ *
+ * Options come from the tag's `data-*` attributes (`data-site-id`, `data-api`,
+ * `data-spa="false"`, `data-hash="true"`, `data-exclude-localhost="false"`, …:
+ * every option of `createTracker` with a dashed name; "true"/"false" become
+ * booleans). The endpoint defaults to the script's own origin. Calls made
+ * through the stub `window.tally=window.tally||function(){(tally.q=tally.q||[]).push(arguments)}`
+ * before the script loaded are replayed, and afterwards `tally(name, …args)`
+ * calls the tracker method of that name (`tally('identify', 'u1')`) or tracks
+ * a custom event (`tally('signup', { plan: 'pro' })`).
+ */
+import { createTracker, type Props, type TallyOptions } from './tracker.js';
+
+type Command = (name: string, ...args: unknown[]) => void;
+
+try {
+  const script = document.currentScript as HTMLScriptElement;
+  const options: Record<string, unknown> = { api: new URL(script.src).origin };
+  for (const [key, value] of Object.entries(script.dataset)) {
+    options[key] = value === 'true' || (value !== 'false' && value);
+  }
+  const tracker = createTracker(options as unknown as TallyOptions);
+  const methods = tracker as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+  const w = window as unknown as { tally?: { q?: ArrayLike<unknown>[] } | Command };
+  const waiting = (w.tally as { q?: ArrayLike<unknown>[] } | undefined)?.q ?? [];
+  const tally: Command = (name, ...args) => {
+    try {
+      const method = methods[name];
+      method ? method(...args) : tracker.track(name, args[0] as Props);
+    } catch {}
+  };
+  w.tally = tally;
+  for (const call of waiting) tally(...(Array.from(call) as [string]));
+} catch {}
