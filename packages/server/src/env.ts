@@ -52,6 +52,8 @@ export const envSchema = z.object({
   REDIS_TLS: flag(false),
   QUEUE_PREFIX: z.string().min(1).default('{tally}'),
   WORKER_CONCURRENCY: positiveInt(10),
+  /** How long a worker's job lock lasts: a killed worker's jobs run again within about twice this. */
+  JOB_LOCK_MS: positiveInt(30_000),
   /** Where the embedded default keeps its database (relative to the working directory). */
   TALLY_DATA_DIR: z.string().min(1).default('.tally'),
   /** `ROLE=worker` serves /healthz, /readyz and /metrics on this port; other roles use PORT. */

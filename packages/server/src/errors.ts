@@ -87,6 +87,38 @@ export class QueueUnavailableError extends HttpError {
   }
 }
 
+/**
+ * PostgreSQL cannot be reached. The stats API answers 503; a worker puts the
+ * job back without spending one of its attempts, so an outage of any length
+ * loses nothing (see `queue/events-queue.ts`).
+ */
+export class DatabaseUnavailableError extends HttpError {
+  readonly statusCode = 503;
+  readonly error = 'Service Unavailable';
+  constructor(cause?: unknown) {
+    super('The database is unavailable; retry later');
+    this.name = 'DatabaseUnavailableError';
+    this.cause = cause;
+    this.headers['Retry-After'] = '5';
+  }
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+// SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now), 53300 (too many connections).
+const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
+const CONNECTION_MESSAGE = /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+
+/** True when `error` (or its cause) says the database could not be reached, rather than that a query was wrong. */
+export function isDatabaseConnectionError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || CONNECTION_SQLSTATE.test(code))) return true;
+    if (CONNECTION_MESSAGE.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
 export class InternalError extends HttpError {
   readonly statusCode = 500;
   readonly error = 'Internal Server Error';
@@ -99,5 +131,6 @@ export class InternalError extends HttpError {
 /** Every failure becomes an `HttpError`; anything unexpected hides its details behind a 500. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (isDatabaseConnectionError(error)) return new DatabaseUnavailableError(error);
   return new InternalError();
 }

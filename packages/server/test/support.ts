@@ -133,6 +133,7 @@ export async function startTestStack(
         concurrency,
         processor,
         logger,
+        lockMs: config.JOB_LOCK_MS,
       });
       const worker: QueueWorker = {
         async close() {

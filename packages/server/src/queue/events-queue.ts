@@ -8,7 +8,7 @@ import { EVENTS_QUEUE_NAME, type QueuedEvent } from '@tally/shared';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { QueueUnavailableError } from '../errors.js';
+import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
 import { createGroupCommit } from './group-commit.js';
 import type { BatchProcessor, EventQueue, EventsJobData, QueueWorker } from './types.js';
 
@@ -96,7 +96,15 @@ export function createBullEventsQueue({
 export interface BullWorkerOptions extends BullQueueOptions {
   concurrency: number;
   processor: BatchProcessor;
+  /**
+   * How long a job's lock lasts, hence how soon a job of a killed worker is
+   * picked up again (BullMQ's `lockDuration` and `stalledInterval`).
+   */
+  lockMs?: number;
 }
+
+/** While PostgreSQL is unreachable the worker pauses this long between tries, spending no attempts. */
+export const DATABASE_OUTAGE_PAUSE_MS = 1_000;
 
 export function startBullWorker({
   connection,
@@ -104,14 +112,25 @@ export function startBullWorker({
   logger,
   concurrency,
   processor,
+  lockMs = 30_000,
 }: BullWorkerOptions): QueueWorker & {
   worker: Worker<EventsJobData>;
 } {
-  const worker = new Worker<EventsJobData>(EVENTS_QUEUE_NAME, (job) => processor(job.data.events), {
-    connection,
-    prefix,
-    concurrency,
-  });
+  const worker: Worker<EventsJobData> = new Worker<EventsJobData>(
+    EVENTS_QUEUE_NAME,
+    async (job) => {
+      try {
+        return await processor(job.data.events);
+      } catch (error) {
+        if (!(error instanceof DatabaseUnavailableError)) throw error;
+        // Back to the queue with its attempts intact: an outage is not the batch's fault.
+        logger.warn({ jobId: job.id }, 'database unavailable; job returned to the queue');
+        await worker.rateLimit(DATABASE_OUTAGE_PAUSE_MS);
+        throw Worker.RateLimitError();
+      }
+    },
+    { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs },
+  );
   worker.on('error', (error) => logger.error({ err: error }, 'worker connection error'));
   worker.on('failed', (job, error) =>
     logger.warn(

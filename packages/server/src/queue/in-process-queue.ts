@@ -9,8 +9,8 @@
  */
 import type { QueuedEvent } from '@tally/shared';
 import type { Logger } from 'pino';
-import { QueueUnavailableError } from '../errors.js';
-import { EVENTS_JOB_OPTIONS } from './events-queue.js';
+import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
+import { DATABASE_OUTAGE_PAUSE_MS, EVENTS_JOB_OPTIONS } from './events-queue.js';
 import type { BatchProcessor, EventQueue, QueueCounts, QueueWorker } from './types.js';
 
 interface Job {
@@ -58,16 +58,13 @@ export function createInProcessQueue({
     if (isIdle()) onIdle?.();
   }
 
-  function retryLater(job: Job) {
-    // BullMQ's exponential backoff: delay × 2^(attempts made − 1).
-    const timer = setTimeout(
-      () => {
-        delayed.delete(job);
-        waiting.push(job);
-        pump();
-      },
-      backoffMs * 2 ** (job.attemptsMade - 1),
-    );
+  // BullMQ's exponential backoff: delay × 2^(attempts made − 1).
+  function retryLater(job: Job, delayMs = backoffMs * 2 ** (job.attemptsMade - 1)) {
+    const timer = setTimeout(() => {
+      delayed.delete(job);
+      waiting.push(job);
+      pump();
+    }, delayMs);
     delayed.set(job, timer);
   }
 
@@ -77,6 +74,13 @@ export function createInProcessQueue({
     try {
       await processor(job.events);
     } catch (error) {
+      if (error instanceof DatabaseUnavailableError && !draining) {
+        // An outage is not the batch's fault: try again later without spending the attempt.
+        job.attemptsMade--;
+        logger.warn({ jobId: job.id }, 'database unavailable; job returned to the queue');
+        retryLater(job, DATABASE_OUTAGE_PAUSE_MS);
+        return;
+      }
       const exhausted = job.attemptsMade >= attempts || draining;
       logger.warn(
         { err: error, jobId: job.id, attemptsMade: job.attemptsMade, events: job.events.length },
