@@ -27,6 +27,7 @@ import { eventsRoutes } from './routes/events.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes, queueHealthRoutes } from './routes/ops.js';
 import { statsRoutes } from './routes/stats.js';
+import { trackerRoutes } from './routes/tracker.js';
 
 export interface AppDeps {
   /** Serves `/api/stats`; a read replica when `STATS_DATABASE_URL` is set. */
@@ -39,6 +40,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** The BullMQ queue behind `queue`, for Bull Board; absent on the embedded default. */
   bullQueue?: Queue;
+  /** The built tracker IIFE served at `/tally.js`; that route answers 404 when absent. */
+  trackerScript?: string;
 }
 
 export function createApp(deps: AppDeps): HonoApp {
@@ -63,6 +66,7 @@ export function createApp(deps: AppDeps): HonoApp {
   app.route('/api/queues', queueHealthRoutes({ queue }));
   app.route('/', probeRoutes({ queue, pingDatabase }));
   app.route('/metrics', metricsRoutes({ registry: metrics.registry }));
+  app.route('/', trackerRoutes({ script: deps.trackerScript }));
   mountOperatorPages(app, deps);
 
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));

@@ -22,6 +22,7 @@ import { createInProcessQueue } from './queue/in-process-queue.js';
 import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/ops.js';
+import { readTrackerScript } from './routes/tracker.js';
 import { createBatchProcessor } from './worker/processor.js';
 
 /** The connections one process holds, whichever services sit behind them. */
@@ -113,6 +114,8 @@ async function main() {
       logger,
       metrics,
       bullQueue: backend.bullQueue,
+      // src/main.ts and dist/main.js sit at the same depth, so this finds the SDK's build from either.
+      trackerScript: readTrackerScript(new URL('../../sdk/dist/tally.js', import.meta.url)),
     });
     server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.ROLE }, `Tally listening on http://localhost:${info.port}`),
