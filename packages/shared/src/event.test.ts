@@ -64,8 +64,33 @@ describe('eventSchema', () => {
       'props must have at most 30 keys',
     ],
     [{ unexpected: true }, 'property unexpected should not exist'],
+    [{ path: '/a\u0000b' }, 'path must not contain the NUL character (\\u0000)'],
+    [{ userId: 'u\u0000' }, 'userId must not contain the NUL character (\\u0000)'],
+    [{ referrer: 'https://x.example/\uD800' }, 'referrer must be valid Unicode (no unpaired surrogates)'],
+    [{ eventType: '\uDC00click' }, 'eventType must be valid Unicode (no unpaired surrogates)'],
+    [{ props: { plan: 'pro\u0000' } }, 'props.plan must not contain NUL (\\u0000) or unpaired surrogates'],
+    [{ props: { 'k\u0000': 1 } }, 'props keys must not contain NUL (\\u0000) or unpaired surrogates'],
+    [{ props: JSON.parse('{"__proto__": "x"}') }, 'props keys must not be __proto__'],
+    [{ props: { ['k'.repeat(65)]: 1 } }, 'props keys must be at most 64 characters'],
+    [{ timestamp: '2024-11-14T10:00:00+23:59' }, 'timestamp must have a UTC offset between -14:00 and +14:00'],
   ])('rejects %j', (patch, message) => {
     expect(problems({ ...valid, ...patch })).toContain(message);
+  });
+
+  it('keeps valid Unicode, control characters and prototype-named props intact', () => {
+    const event = {
+      ...valid,
+      path: '/caf\u00e9/\u{1F600}/\u0001\t\u001f',
+      props: JSON.parse('{"constructor": "c", "toString": "t", "emoji": "\u{1F600}"}'),
+      timestamp: '2024-11-14T10:00:00-12:00',
+    };
+    const parsed = eventSchema.parse(event);
+    expect(parsed.path).toBe(event.path);
+    expect(Object.entries(parsed.props ?? {})).toEqual([
+      ['constructor', 'c'],
+      ['toString', 't'],
+      ['emoji', '\u{1F600}'],
+    ]);
   });
 
   it('accepts a timestamp just inside the 24 hour window', () => {

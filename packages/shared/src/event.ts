@@ -8,21 +8,43 @@ import { LIMITS, SITE_ID_PATTERN } from './limits.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * NUL, which PostgreSQL text cannot hold, and unpaired UTF-16 surrogates, which
+ * jsonb refuses (and text would silently turn into U+FFFD). Refused at the
+ * edge: one such string reaching the worker would fail its whole batch.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The message for a string PostgreSQL cannot store, naming the field. */
+function unstorableMessage(field: string, input: unknown): string {
+  return typeof input === 'string' && input.includes('\u0000')
+    ? `${field} must not contain the NUL character (\\u0000)`
+    : `${field} must be valid Unicode (no unpaired surrogates)`;
+}
+
+function storable<T extends z.ZodString>(schema: T, field: string) {
+  return schema.refine((value) => !UNSTORABLE.test(value), {
+    error: (issue) => unstorableMessage(field, issue.input),
+  });
+}
+
 /** A required string field with the "should not be empty" message of the original design. */
 function text(field: string, max: number) {
-  return z
+  const schema = z
     .string({
       error: (issue) => (issue.input === undefined ? `${field} should not be empty` : `${field} must be a string`),
     })
     .min(1, { message: `${field} should not be empty`, abort: true })
     .max(max, `${field} must be at most ${max} characters`);
+  return storable(schema, field);
 }
 
 function optionalText(field: string, max: number) {
-  return z
-    .string({ error: `${field} must be a string` })
-    .max(max, `${field} must be at most ${max} characters`)
-    .optional();
+  return storable(
+    z.string({ error: `${field} must be a string` }).max(max, `${field} must be at most ${max} characters`),
+    field,
+  ).optional();
 }
 
 function uuid(field: string) {
@@ -30,6 +52,12 @@ function uuid(field: string) {
 }
 
 const ISO_DATETIME = z.iso.datetime({ offset: true, local: false });
+/** PostgreSQL refuses offsets of 16 h and more; real ones run from -12:00 to +14:00. */
+const OFFSET_HOURS = /([+-])(\d{2}):?\d{2}$/;
+function offsetInRange(value: string): boolean {
+  const offset = OFFSET_HOURS.exec(value);
+  return offset === null || Number(offset[2]) <= 14;
+}
 
 export const timestampSchema = z
   .string({
@@ -40,27 +68,55 @@ export const timestampSchema = z
     message: 'timestamp must be a valid ISO 8601 date string',
     abort: true,
   })
+  .refine(offsetInRange, { message: 'timestamp must have a UTC offset between -14:00 and +14:00', abort: true })
   .refine((value) => Date.parse(value) >= 0, { message: 'timestamp must not be before 1970-01-01', abort: true })
   .refine((value) => Date.parse(value) <= Date.now() + LIMITS.maxFutureSkewMs, {
     message: 'timestamp must not be more than 24 hours in the future',
   });
 
-const propValue = z.union([z.string().max(LIMITS.propStringMaxLength), z.number().finite(), z.boolean()], {
-  error: `must be a string of at most ${LIMITS.propStringMaxLength} characters, a finite number or a boolean`,
-});
-
-export const propsSchema = z
-  .record(
+const propValue = z.union(
+  [
     z
       .string()
-      .min(1, 'props keys should not be empty')
-      .max(LIMITS.propKeyMaxLength, `props keys must be at most ${LIMITS.propKeyMaxLength} characters`),
-    propValue,
-    { error: 'props must be an object' },
-  )
-  .refine((props) => Object.keys(props).length <= LIMITS.propsMaxKeys, {
-    message: `props must have at most ${LIMITS.propsMaxKeys} keys`,
-  });
+      .max(LIMITS.propStringMaxLength)
+      .refine((value) => !UNSTORABLE.test(value), 'must not contain NUL (\\u0000) or unpaired surrogates'),
+    z.number().finite(),
+    z.boolean(),
+  ],
+  {
+    error: `must be a string of at most ${LIMITS.propStringMaxLength} characters, a finite number or a boolean`,
+  },
+);
+
+/**
+ * The checks on props keys. A zod record cannot make them itself: it skips a
+ * `__proto__` key without a word (so the event would be stored without it) and
+ * reports a bad key only as "props must be an object".
+ */
+function checkPropKeys(value: unknown, ctx: z.RefinementCtx): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  for (const key of Object.keys(value)) {
+    let problem: string | undefined;
+    if (key === '') problem = 'props keys should not be empty';
+    else if (key.length > LIMITS.propKeyMaxLength)
+      problem = `props keys must be at most ${LIMITS.propKeyMaxLength} characters`;
+    else if (key === '__proto__') problem = 'props keys must not be __proto__';
+    else if (UNSTORABLE.test(key)) problem = 'props keys must not contain NUL (\\u0000) or unpaired surrogates';
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: key });
+  }
+}
+
+export const propsSchema = z.preprocess(
+  (value, ctx) => {
+    checkPropKeys(value, ctx);
+    return value;
+  },
+  z
+    .record(z.string().min(1).max(LIMITS.propKeyMaxLength), propValue, { error: 'props must be an object' })
+    .refine((props) => Object.keys(props).length <= LIMITS.propsMaxKeys, {
+      message: `props must have at most ${LIMITS.propsMaxKeys} keys`,
+    }),
+);
 
 export const eventSchema = z.strictObject(
   {
