@@ -4,17 +4,9 @@
  * server can return them as they are.
  */
 import { z } from 'zod';
-import { LIMITS, SITE_ID_PATTERN } from './limits.js';
+import { LIMITS, SITE_ID_PATTERN, UNSTORABLE } from './limits.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * NUL, which PostgreSQL text cannot hold, and unpaired UTF-16 surrogates, which
- * jsonb refuses (and text would silently turn into U+FFFD). Refused at the
- * edge: one such string reaching the worker would fail its whole batch.
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point.
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The message for a string PostgreSQL cannot store, naming the field. */
 function unstorableMessage(field: string, input: unknown): string {
@@ -78,7 +70,7 @@ const propValue = z.union(
   [
     z
       .string()
-      .max(LIMITS.propStringMaxLength)
+      .max(LIMITS.propStringMaxLength, `must be at most ${LIMITS.propStringMaxLength} characters`)
       .refine((value) => !UNSTORABLE.test(value), 'must not contain NUL (\\u0000) or unpaired surrogates'),
     z.number().finite(),
     z.boolean(),

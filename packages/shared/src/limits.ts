@@ -24,6 +24,15 @@ export const LIMITS = {
 
 export const SITE_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
+/**
+ * NUL, which PostgreSQL text cannot hold, and unpaired UTF-16 surrogates, which
+ * jsonb refuses (and text would silently turn into U+FFFD). Refused at the
+ * edge: one such string reaching the worker would fail its whole batch, and
+ * one in a stats query would fail the query.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point.
+export const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** The BullMQ queue every producer and worker agrees on. */
 export const EVENTS_QUEUE_NAME = 'analytics-events';
 

@@ -30,6 +30,10 @@ describe('statsQuerySchema', () => {
     [{ siteId: 's', date: '2024-01-01', limit: '0' }, 'limit must be at least 1'],
     [{ siteId: 's', date: '2024-01-01', limit: '101' }, 'limit must be at most 100'],
     [{ siteId: 's', date: '2024-01-01', limit: 'ten' }, 'limit must be a whole number'],
+    [
+      { siteId: 's', date: '2024-01-01', eventType: 'a\u0000' },
+      'eventType must not contain NUL (\\u0000) or unpaired surrogates',
+    ],
   ])('rejects %j', (query, message) => {
     expect(problems(query as Record<string, string>)).toContain(message);
   });

@@ -1,6 +1,6 @@
 /** The stats query and its answer (SPEC §2, GET /api/stats). */
 import { z } from 'zod';
-import { LIMITS, SITE_ID_PATTERN } from './limits.js';
+import { LIMITS, SITE_ID_PATTERN, UNSTORABLE } from './limits.js';
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -42,6 +42,7 @@ export const statsQuerySchema = z
       .string()
       .min(1, 'eventType should not be empty')
       .max(LIMITS.eventTypeMaxLength, `eventType must be at most ${LIMITS.eventTypeMaxLength} characters`)
+      .refine((value) => !UNSTORABLE.test(value), 'eventType must not contain NUL (\\u0000) or unpaired surrogates')
       .optional(),
   })
   .superRefine((query, ctx) => {
