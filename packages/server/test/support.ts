@@ -109,7 +109,14 @@ export async function startTestStack(
   const producer = createRedisConnection(config, 'producer');
   const queue = createBullEventsQueue({ connection: producer, prefix, logger: silentLogger });
   await queue.queue.waitUntilReady();
-  const app = createApp({ statsDb: database.db, pingDatabase: database.ping, queue, config, logger: silentLogger });
+  const app = createApp({
+    statsDb: database.db,
+    pingDatabase: database.ping,
+    queue,
+    config,
+    logger: silentLogger,
+    bullQueue: queue.queue,
+  });
   const workers: QueueWorker[] = [];
   const pool = new pg.Pool({ connectionString: testDatabase.url, max: 2 });
 

@@ -18,7 +18,15 @@ const retryStrategy = (times: number) => Math.min(200 * 2 ** times, 5_000);
 export function createRedisConnection(env: RedisSettings, role: 'producer' | 'worker'): Redis {
   const options: RedisOptions =
     role === 'producer'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy }
+      ? {
+          // A write that was under way when the connection dropped fails (the client gets a 503 and
+          // resends with the same ids) rather than being replayed after we already answered.
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          autoResendUnfulfilledCommands: false,
+          connectTimeout: 2_000,
+          retryStrategy,
+        }
       : { maxRetriesPerRequest: null, enableReadyCheck: false, retryStrategy };
   // A `rediss://` URL turns TLS on by itself (ioredis reads the scheme); BullMQ's duplicates keep it.
   if (env.REDIS_URL) return new Redis(env.REDIS_URL, options);

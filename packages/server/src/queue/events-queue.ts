@@ -142,6 +142,8 @@ export function startBullWorker({
     worker,
     async close() {
       await worker.close();
+      // BullMQ closes the connections it made, not the one it was given.
+      connection.disconnect();
     },
   };
 }
