@@ -653,7 +653,7 @@ describe('property: arbitrary bodies', () => {
     stack.startWorker();
     await stack.drain();
     expect((await stack.queue.counts()).failed).toBe(0);
-    const [tables] = await stack.query<{ count: string }>('SELECT count(*) FROM raw_events');
+    const [stored] = await stack.query<{ count: string }>('SELECT count(*) FROM raw_events');
     expect(Number(stored?.count)).toBe(new Set(queued.map((event) => event.eventId)).size);
   });
 });
