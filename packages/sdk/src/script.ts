@@ -6,9 +6,9 @@
  * Options come from the tag's `data-*` attributes (`data-site-id`, `data-api`,
  * `data-spa="false"`, `data-hash="true"`, `data-exclude-localhost="false"`, …:
  * every option of `createTracker` with a dashed name; "true"/"false" become
- * booleans). The endpoint defaults to the script's own origin. Calls made
- * through the stub `window.tally=window.tally||function(){(tally.q=tally.q||[]).push(arguments)}`
- * before the script loaded are replayed, and afterwards `tally(name, …args)`
+ * booleans). The endpoint defaults to the script's own origin. Calls kept in
+ * `window.tally.q` by a stub (see examples/script-tag) before the script loaded
+ * are replayed, and afterwards `tally(name, …args)`
  * calls the tracker method of that name (`tally('identify', 'u1')`) or tracks
  * a custom event (`tally('signup', { plan: 'pro' })`).
  */
