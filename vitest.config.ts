@@ -6,6 +6,8 @@ export default defineConfig({
       {
         test: {
           name: 'shared',
+          // Projects with their own maxWorkers need their own group; groups run one after another.
+          sequence: { groupOrder: 0 },
           include: ['packages/shared/src/**/*.test.ts'],
           environment: 'node',
         },
@@ -13,6 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'server',
+          sequence: { groupOrder: 1 },
           include: ['packages/server/{src,test}/**/*.test.ts'],
           // The child-process tests run the built bundle; this builds it when a source is newer.
           globalSetup: ['packages/server/test/global-setup.ts'],
@@ -26,6 +29,7 @@ export default defineConfig({
       {
         test: {
           name: 'sdk',
+          sequence: { groupOrder: 2 },
           include: ['packages/sdk/src/**/*.test.ts'],
           environment: 'happy-dom',
           // Not localhost: the tracker skips local pages by default.
@@ -36,6 +40,7 @@ export default defineConfig({
         test: {
           // Builds the IIFE once (globalSetup), checks its size, and drives Chromium against the real stack.
           name: 'sdk-browser',
+          sequence: { groupOrder: 3 },
           include: ['packages/sdk/test/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['packages/sdk/test/build.ts'],
