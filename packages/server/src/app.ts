@@ -13,17 +13,23 @@ import type { Database } from './db/client.js';
 import type { Env } from './env.js';
 import { NotFoundError, toHttpError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { apiKeyAuth } from './middleware/api-key.js';
 import { optionalBasicAuth } from './middleware/basic-auth.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { ingestCors, statsCors } from './middleware/cors.js';
 import { methodNotAllowed } from './middleware/method-not-allowed.js';
 import { ingestMetrics, requestMetrics } from './middleware/metrics.js';
 import { requestLogger } from './middleware/request-logger.js';
+import { createBotFilter } from './privacy/bot-filter.js';
+import { postgresSaltStore } from './privacy/salts.js';
+import { cookielessVisitorIds, cookieVisitorIds } from './privacy/visitor-id.js';
 import type { EventQueue } from './queue/types.js';
+import { createRateLimiter, memoryRateLimitStore, type RateLimitStore } from './rate-limit.js';
 import { BULL_BOARD_PATH, bullBoardRoutes } from './routes/admin.js';
 import { docsRoutes } from './routes/docs.js';
 import { eventRoutes } from './routes/event.js';
 import { eventsRoutes } from './routes/events.js';
+import type { IngestDeps } from './routes/ingest-deps.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes, queueHealthRoutes } from './routes/ops.js';
 import { statsRoutes } from './routes/stats.js';
@@ -42,13 +48,36 @@ export interface AppDeps {
   bullQueue?: Queue;
   /** The built tracker IIFE served at `/tally.js`; that route answers 404 when absent. */
   trackerScript?: string;
+  /** The primary database, for the API's own writes (cookieless salts); `statsDb` when absent. */
+  db?: Database;
+  /** Where rate limits count: Redis, shared by every instance; in process when absent. */
+  rateLimitStore?: RateLimitStore;
+}
+
+/** The ingestion routes' dependencies, from the configuration (privacy mode, bots, rate limits). */
+function ingestDeps({ queue, config, logger, statsDb, db, rateLimitStore }: AppDeps): IngestDeps {
+  const visitors =
+    config.VISITOR_ID_MODE === 'cookieless'
+      ? cookielessVisitorIds({ salts: postgresSaltStore(db ?? statsDb), trustProxy: config.TRUST_PROXY })
+      : cookieVisitorIds({ domain: config.COOKIE_DOMAIN, crossSite: config.COOKIE_CROSS_SITE });
+  const rateLimiter = createRateLimiter({
+    store: rateLimitStore ?? memoryRateLimitStore(),
+    prefix: config.QUEUE_PREFIX,
+    ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
+    sitePerMinute: config.RATE_LIMIT_SITE_PER_MINUTE,
+    logger,
+  });
+  const deps: IngestDeps = { queue, visitors, trustProxy: config.TRUST_PROXY };
+  if (config.BOT_FILTER) deps.botFilter = createBotFilter();
+  if (rateLimiter) deps.rateLimiter = rateLimiter;
+  return deps;
 }
 
 export function createApp(deps: AppDeps): HonoApp {
   const { statsDb, pingDatabase, queue, config, logger } = deps;
   const metrics = deps.metrics ?? createMetrics({ queue });
   const app = new Hono();
-  const ingest = { queue, cookie: { domain: config.COOKIE_DOMAIN, crossSite: config.COOKIE_CROSS_SITE } };
+  const ingest = ingestDeps(deps);
 
   app.use(requestId());
   app.use(requestLogger({ logger }));
@@ -59,6 +88,7 @@ export function createApp(deps: AppDeps): HonoApp {
     app.use(path, bodyLimit({ maxBytes: config.BODY_LIMIT }));
   }
   app.use('/api/stats', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
+  app.use('/api/stats', apiKeyAuth({ keys: config.STATS_API_KEYS }));
 
   app.route('/api/event', eventRoutes(ingest));
   app.route('/api/events', eventsRoutes(ingest));

@@ -31,6 +31,27 @@ const optionalString = z
   .transform((value) => (value === '' ? undefined : value));
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A limit where 0 means off. */
+const limit = z.coerce.number().int().min(0).default(0);
+
+/**
+ * How many proxies in front of the server to believe: `false` (default) uses
+ * the socket address and ignores `X-Forwarded-For`; a number N takes the Nth
+ * address from the right of `X-Forwarded-For` (N proxies, each appending the
+ * address it saw); `true` takes the leftmost (any number of proxies, all
+ * trusted — only safe when nothing can reach the server except through them).
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const setting = (value ?? '').trim().toLowerCase();
+    if (setting === '' || setting === 'false') return 0;
+    if (setting === 'true') return Number.POSITIVE_INFINITY;
+    if (/^\d+$/.test(setting)) return Number(setting);
+    ctx.addIssue({ code: 'custom', message: 'must be true, false or a number of proxy hops' });
+    return z.NEVER;
+  });
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -70,6 +91,20 @@ export const envSchema = z.object({
   SWAGGER_PASSWORD: optionalString,
   BULL_BOARD_USER: optionalString,
   BULL_BOARD_PASSWORD: optionalString,
+
+  /** Bearer keys for `/api/stats`, comma-separated; empty leaves the stats open. */
+  STATS_API_KEYS: list,
+  /** Ingestion requests per minute per client IP; 0 turns the limit off. */
+  RATE_LIMIT_IP_PER_MINUTE: limit,
+  /** Ingested events per minute per siteId; 0 turns the limit off. */
+  RATE_LIMIT_SITE_PER_MINUTE: limit,
+  TRUST_PROXY: trustProxy,
+  /** Drop events whose User-Agent is a known bot (answered 202, never stored). */
+  BOT_FILTER: flag(true),
+  /** `cookie`: first-party visitor_id cookie. `cookieless`: a daily-salted hash of site, IP and User-Agent. */
+  VISITOR_ID_MODE: z.enum(['cookie', 'cookieless']).default('cookie'),
+  /** Raw events older than this many days are deleted (aggregates stay); 0 keeps them forever. */
+  RAW_RETENTION_DAYS: limit,
 });
 
 export type Env = z.infer<typeof envSchema>;

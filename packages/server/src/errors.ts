@@ -76,6 +76,17 @@ export class UnsupportedMediaTypeError extends HttpError {
   }
 }
 
+/** A rate limit is used up for this window; `Retry-After` says when the next one starts. */
+export class TooManyRequestsError extends HttpError {
+  readonly statusCode = 429;
+  readonly error = 'Too Many Requests';
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.name = 'TooManyRequestsError';
+    this.headers['Retry-After'] = String(retryAfterSeconds);
+  }
+}
+
 /** Redis (the queue) cannot take events right now; the client should retry. */
 export class QueueUnavailableError extends HttpError {
   readonly statusCode = 503;
@@ -103,10 +114,18 @@ export class DatabaseUnavailableError extends HttpError {
   }
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+]);
 // SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now), 53300 (too many connections).
 const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
-const CONNECTION_MESSAGE = /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+const CONNECTION_MESSAGE =
+  /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
 
 /** True when `error` (or its cause) says the database could not be reached, rather than that a query was wrong. */
 export function isDatabaseConnectionError(error: unknown): boolean {

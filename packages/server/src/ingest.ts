@@ -1,7 +1,8 @@
 /**
  * What both ingestion routes share: reading a JSON body that may arrive as
- * `text/plain` (what `sendBeacon` sends), resolving the visitor, and turning a
- * validated event into the job payload.
+ * `text/plain` (what `sendBeacon` sends), the visitor cookie, and turning a
+ * validated event into the job payload. Which visitor an event belongs to is
+ * `privacy/visitor-id.ts`'s call.
  */
 import type { Event, QueuedEvent } from '@tally/shared';
 import { VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE_SECONDS } from '@tally/shared';
@@ -48,14 +49,6 @@ export function visitorCookie(visitorId: string, { domain, crossSite }: CookieOp
   cookie += crossSite ? '; SameSite=None; Secure' : '; SameSite=Lax';
   if (domain) cookie += `; Domain=${domain}`;
   return cookie;
-}
-
-/**
- * The visitor identity rule of SPEC §2: a valid cookie wins, then the id the
- * SDK sends from first-party storage, then a new UUID.
- */
-export function resolveVisitorId(cookieVisitorId: string | undefined, bodyVisitorId: string | undefined): string {
-  return cookieVisitorId ?? bodyVisitorId?.toLowerCase() ?? crypto.randomUUID();
 }
 
 export function toQueuedEvent(event: Event, visitorId: string, receivedAt: number): QueuedEvent {

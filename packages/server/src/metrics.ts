@@ -15,6 +15,8 @@ export interface Metrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   ingestEvents: Counter<'outcome'>;
+  /** Events answered 202 but dropped on purpose, by reason (`user_agent`: a bot). */
+  filteredEvents: Counter<'reason'>;
   /** Pass as the batch processor's `onFolded`. */
   onFolded(result: FoldResult, events: readonly QueuedEvent[]): void;
   /** Wraps a batch processor to count processed and failed jobs. */
@@ -49,6 +51,12 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
     name: 'tally_ingest_events_total',
     help: 'Events posted to /api/event and /api/events: accepted (queued) or rejected (invalid)',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const filteredEvents = new Counter({
+    name: 'tally_ingest_filtered_events_total',
+    help: 'Events answered 202 but never queued nor stored, by reason (user_agent: the User-Agent is a bot)',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -90,6 +98,7 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
     httpRequests,
     httpDuration,
     ingestEvents,
+    filteredEvents,
     onFolded(result, events) {
       foldedEvents.inc({ result: 'counted' }, result.inserted);
       foldedEvents.inc({ result: 'duplicate' }, result.duplicates);

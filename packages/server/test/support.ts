@@ -71,7 +71,14 @@ export async function deleteQueueKeys(prefix: string): Promise<void> {
 }
 
 export function testConfig(overrides: Record<string, string> = {}): Env {
-  return loadEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', REDIS_URL: TEST_REDIS_URL, ...overrides });
+  // Tests drive the stack from headless Chromium, which the bot filter drops; its own tests turn it on.
+  return loadEnv({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    REDIS_URL: TEST_REDIS_URL,
+    BOT_FILTER: 'false',
+    ...overrides,
+  });
 }
 
 export interface TestStack {

@@ -19,13 +19,19 @@ export function requestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHan
 
 /**
  * Mounted on `/api/event` and `/api/events`. A refused request counts as one
- * rejected event whatever it held; an accepted batch reports its own split.
+ * rejected event whatever it held; an accepted batch reports its own split;
+ * events a route dropped on purpose (bots) count as filtered, not accepted.
  */
 export function ingestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHandler {
   return async function ingestMetricsHandler(c, next) {
     await next();
     if (c.req.method !== 'POST') return;
     const status = c.res.status;
+    const filtered = c.get('filteredEvents');
+    if (filtered && status === 202) {
+      metrics.filteredEvents.inc({ reason: filtered.reason }, filtered.events);
+      return;
+    }
     if (status === 202) {
       if (c.req.path.endsWith('/events')) {
         const body = (await c.res.clone().json()) as { accepted: number; rejected: unknown[] };

@@ -2,20 +2,23 @@
 import { type EventAccepted, eventSchema, formatIssues } from '@tally/shared';
 import { Hono } from 'hono';
 import { ValidationError } from '../errors.js';
-import { readJsonBody, readVisitorCookie, resolveVisitorId, toQueuedEvent, visitorCookie } from '../ingest.js';
+import { readJsonBody, toQueuedEvent } from '../ingest.js';
+import { admitEvents } from '../ingest-guard.js';
 import type { IngestDeps } from './ingest-deps.js';
 
-export function eventRoutes({ queue, cookie }: IngestDeps) {
+export function eventRoutes(deps: IngestDeps) {
+  const { queue, visitors } = deps;
   return new Hono().post('/', async (c) => {
     const parsed = eventSchema.safeParse(await readJsonBody(c));
     if (!parsed.success) throw new ValidationError(formatIssues(parsed.error.issues));
 
-    const cookieVisitorId = readVisitorCookie(c.req.header('cookie'));
-    const visitorId = resolveVisitorId(cookieVisitorId, parsed.data.visitorId);
+    const requestVisitors = await visitors.forRequest(c);
+    const visitorId = requestVisitors.of(parsed.data.siteId, parsed.data.visitorId);
     const event = toQueuedEvent(parsed.data, visitorId, Date.now());
-    await queue.enqueueEvents([event]);
+    const events = [event];
+    if (await admitEvents(c, deps, events)) await queue.enqueueEvents(events);
 
-    if (!cookieVisitorId) c.header('Set-Cookie', visitorCookie(visitorId, cookie));
+    requestVisitors.finish(c);
     return c.json<EventAccepted>({ success: true, eventId: event.eventId, visitorId }, 202);
   });
 }

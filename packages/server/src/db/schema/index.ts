@@ -1,3 +1,4 @@
+export * from './daily-salts.js';
 export * from './raw-events.js';
 export * from './site-daily-aggregates.js';
 export * from './site-daily-event-counts.js';

@@ -1,0 +1,109 @@
+/**
+ * Who a request's events belong to, in the mode `VISITOR_ID_MODE` picks. The
+ * routes ask `forRequest(c)` once and then `of(siteId, visitorId)` per event,
+ * whatever the mode:
+ *
+ * - `cookie` (SPEC §2): a valid `visitor_id` cookie, else the `visitorId` the
+ *   SDK sent, else a new UUID; the cookie is set when the request had none.
+ * - `cookieless`: an HMAC-SHA256 of site, client IP and User-Agent keyed with
+ *   the day's secret salt, shaped as a UUID (version 8). No cookie, no id from
+ *   the client; the IP is hashed, never stored, and once a salt is deleted
+ *   nobody can link a visitor across days.
+ */
+import { createHmac } from 'node:crypto';
+import type { Context } from 'hono';
+import { clientIp } from '../client-ip.js';
+import { type CookieOptions, readVisitorCookie, visitorCookie } from '../ingest.js';
+import type { SaltStore } from './salts.js';
+
+export interface RequestVisitors {
+  /** The visitor of one event of this request. */
+  of(siteId: string, bodyVisitorId: string | undefined): string;
+  /** The visitor the response names: the cookie's, else the first event's. */
+  requestVisitorId(): string;
+  /** Sets the visitor cookie when the mode and the request call for one. */
+  finish(c: Context): void;
+}
+
+export interface VisitorIds {
+  forRequest(c: Context): RequestVisitors | Promise<RequestVisitors>;
+}
+
+class CookieVisitors implements RequestVisitors {
+  private fallback: string | undefined;
+  constructor(
+    private readonly cookieVisitorId: string | undefined,
+    private readonly cookie: CookieOptions,
+  ) {}
+
+  of(_siteId: string, bodyVisitorId: string | undefined): string {
+    if (this.cookieVisitorId) return this.cookieVisitorId;
+    const sent = bodyVisitorId?.toLowerCase();
+    // Events without their own visitorId share the request's, so one page's batch is one visitor.
+    this.fallback ??= sent ?? crypto.randomUUID();
+    return sent ?? this.fallback;
+  }
+
+  requestVisitorId(): string {
+    this.fallback ??= crypto.randomUUID();
+    return this.cookieVisitorId ?? this.fallback;
+  }
+
+  finish(c: Context): void {
+    if (!this.cookieVisitorId) c.header('Set-Cookie', visitorCookie(this.requestVisitorId(), this.cookie));
+  }
+}
+
+export function cookieVisitorIds(cookie: CookieOptions): VisitorIds {
+  return { forRequest: (c) => new CookieVisitors(readVisitorCookie(c.req.header('cookie')), cookie) };
+}
+
+/** The first 16 bytes of a digest as a UUID string, with the version (8) and variant bits set. */
+export function digestToUuid(digest: Buffer): string {
+  const hex = digest.toString('hex', 0, 16);
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The cookieless visitor id: the same for a site, IP and User-Agent all day, unrelated the next day. */
+export function hashVisitorId(salt: Buffer, siteId: string, ip: string, userAgent: string): string {
+  return digestToUuid(createHmac('sha256', salt).update(`${siteId}\n${ip}\n${userAgent}`).digest());
+}
+
+class CookielessVisitors implements RequestVisitors {
+  private lastSiteId: string | undefined;
+  private lastVisitorId = '';
+  private first: string | undefined;
+  constructor(
+    private readonly salt: Buffer,
+    private readonly ip: string,
+    private readonly userAgent: string,
+  ) {}
+
+  of(siteId: string): string {
+    // A batch is nearly always one site: hash once per request, not once per event.
+    if (siteId !== this.lastSiteId) {
+      this.lastSiteId = siteId;
+      this.lastVisitorId = hashVisitorId(this.salt, siteId, this.ip, this.userAgent);
+    }
+    this.first ??= this.lastVisitorId;
+    return this.lastVisitorId;
+  }
+
+  requestVisitorId(): string {
+    return this.first ?? this.lastVisitorId;
+  }
+
+  finish(): void {}
+}
+
+export function cookielessVisitorIds({ salts, trustProxy }: { salts: SaltStore; trustProxy: number }): VisitorIds {
+  const start = (salt: Buffer, c: Context) =>
+    new CookielessVisitors(salt, clientIp(c, trustProxy), c.req.header('user-agent') ?? '');
+  return {
+    forRequest(c) {
+      const salt = salts.current();
+      return salt instanceof Promise ? salt.then((loaded) => start(loaded, c)) : start(salt, c);
+    },
+  };
+}
