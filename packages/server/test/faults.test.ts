@@ -273,26 +273,43 @@ describe('SIGTERM with jobs active', () => {
       PORT: String(port),
     };
     const server = await startServerProcess({ cwd: tmpdir(), env, healthPort: port });
+    const queue = new Queue('analytics-events', { connection: new Redis(TEST_REDIS_URL), prefix });
     const accepted = new Set<string>();
-    const batches = makeBatches('sigterm_site', 8_000, 100);
-    await Promise.all(
-      [0, 1, 2, 3].map(async (lane) => {
-        for (let i = lane; i < batches.length; i += 4) {
+    const batches = makeBatches('sigterm_site', 20_000, 100);
+    let next = 0;
+    let signalled = false;
+    // Post until the server stops answering; SIGTERM the moment a job is seen in progress.
+    const lane = async () => {
+      while (next < batches.length) {
+        const events = batches[next++];
+        try {
           const response = await fetch(`${server.baseUrl}/api/events`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ events: batches[i] }),
+            body: JSON.stringify({ events }),
           });
-          expect(response.status).toBe(202);
+          if (response.status !== 202) return;
           for (const id of (await jsonOf(response)).eventIds as string[]) accepted.add(id);
+        } catch {
+          return; // the server closed its port: it is shutting down
         }
-      }),
-    );
-    const queue = new Queue('analytics-events', { connection: new Redis(TEST_REDIS_URL), prefix });
+      }
+    };
+    const watcher = async () => {
+      const deadline = Date.now() + 30_000;
+      while (!signalled && Date.now() < deadline) {
+        if (accepted.size > 0 && (await queue.getActiveCount()) > 0) {
+          signalled = true;
+          server.child.kill('SIGTERM');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    };
     try {
-      await waitFor(async () => ((await queue.getActiveCount()) > 0 ? true : undefined), 10_000, 'an active job');
+      await Promise.all([lane(), lane(), lane(), lane(), watcher()]);
+      expect(signalled).toBe(true);
       expect(await server.stop(30_000)).toBe(0);
-      // What the stopped process left waiting, a new worker takes; what it had active, it finished.
+      // What it had in progress it finished; what it left waiting, the next process takes.
       expect(await queue.getActiveCount()).toBe(0);
       const restarted = await startServerProcess({ cwd: tmpdir(), env, healthPort: port });
       await waitFor(
@@ -306,10 +323,10 @@ describe('SIGTERM with jobs active', () => {
       await queue.close();
       await queue.disconnect();
     }
-    expect(accepted.size).toBe(8_000);
+    expect(accepted.size).toBeGreaterThan(0);
     expect(
       await countIn(database.url, "select total_views as n from site_daily_aggregates where site_id = 'sigterm_site'"),
-    ).toBe(8_000);
+    ).toBe(accepted.size);
   });
 });
 
