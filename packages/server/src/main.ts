@@ -59,6 +59,7 @@ async function connectServices(config: Env & { DATABASE_URL: string }, logger: L
         concurrency,
         processor,
         logger,
+        lockMs: config.JOB_LOCK_MS,
       }),
     async close() {
       await queue.close();
