@@ -19,11 +19,14 @@ import { createMetrics } from './metrics.js';
 import { createRedisConnection } from './queue/connection.js';
 import { createBullEventsQueue, startBullWorker } from './queue/events-queue.js';
 import { createInProcessQueue } from './queue/in-process-queue.js';
+import { warnUnlessNoEviction } from './queue/redis-checks.js';
 import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
+import { type RateLimitStore, redisRateLimitStore } from './rate-limit.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/ops.js';
 import { readTrackerScript } from './routes/tracker.js';
 import { createBatchProcessor } from './worker/processor.js';
+import { startRetention } from './worker/retention.js';
 
 /** The connections one process holds, whichever services sit behind them. */
 interface Backend {
@@ -32,6 +35,8 @@ interface Backend {
   statsDatabase: DatabaseHandle;
   queue: EventQueue;
   bullQueue?: Queue;
+  /** Redis counters shared by every instance; absent on the embedded default (counted in process). */
+  rateLimitStore?: RateLimitStore;
   startWorker(processor: BatchProcessor, concurrency: number): QueueWorker;
   /** After the worker has stopped: closes the queue and the databases. */
   close(): Promise<void>;
@@ -47,11 +52,16 @@ async function connectServices(config: Env & { DATABASE_URL: string }, logger: L
   const producer = createRedisConnection(config, 'producer');
   const queue = createBullEventsQueue({ connection: producer, prefix: config.QUEUE_PREFIX, logger });
   await queue.queue.waitUntilReady();
+  void warnUnlessNoEviction(producer, logger);
+  const rateLimited = config.RATE_LIMIT_IP_PER_MINUTE > 0 || config.RATE_LIMIT_SITE_PER_MINUTE > 0;
+  const limiter = rateLimited && config.ROLE !== 'worker' ? createRedisConnection(config, 'limiter') : undefined;
+  limiter?.on('error', () => {}); // the limiter fails open; the queue's own connection reports Redis errors
   return {
     database,
     statsDatabase,
     queue,
     bullQueue: queue.queue,
+    ...(limiter ? { rateLimitStore: redisRateLimitStore(limiter) } : {}),
     startWorker: (processor, concurrency) =>
       startBullWorker({
         connection: createRedisConnection(config, 'worker'),
@@ -64,6 +74,7 @@ async function connectServices(config: Env & { DATABASE_URL: string }, logger: L
     async close() {
       await queue.close();
       producer.disconnect();
+      limiter?.disconnect();
       await database.close();
       if (statsDatabase !== database) await statsDatabase.close();
     },
@@ -104,6 +115,10 @@ async function main() {
     const processor = createBatchProcessor({ db: database.db, logger, onFolded: metrics.onFolded });
     worker = backend.startWorker(metrics.instrumentProcessor(processor), config.WORKER_CONCURRENCY);
   }
+  const retention =
+    config.ROLE !== 'api' && config.RAW_RETENTION_DAYS > 0
+      ? startRetention({ db: database.db, days: config.RAW_RETENTION_DAYS, logger })
+      : undefined;
 
   let server: ReturnType<typeof serve> | undefined;
   if (config.ROLE !== 'worker') {
@@ -115,6 +130,8 @@ async function main() {
       logger,
       metrics,
       bullQueue: backend.bullQueue,
+      db: database.db,
+      ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),
       // src/main.ts and dist/main.js sit at the same depth, so this finds the SDK's build from either.
       trackerScript: readTrackerScript(new URL('../../sdk/dist/tally.js', import.meta.url)),
     });
@@ -141,6 +158,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await worker?.close();
+    await retention?.stop();
     await backend.close();
     logger.info('stopped');
     process.exit(0);

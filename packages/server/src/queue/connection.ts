@@ -15,9 +15,13 @@ export function hasRedisSettings(env: RedisSettings): boolean {
 
 const retryStrategy = (times: number) => Math.min(200 * 2 ** times, 5_000);
 
-export function createRedisConnection(env: RedisSettings, role: 'producer' | 'worker'): Redis {
+/**
+ * `limiter` is a producer whose commands also give up after 250 ms: the rate
+ * limiter lets a request through rather than hold it up on a slow Redis.
+ */
+export function createRedisConnection(env: RedisSettings, role: 'producer' | 'worker' | 'limiter'): Redis {
   const options: RedisOptions =
-    role === 'producer'
+    role !== 'worker'
       ? {
           // A write that was under way when the connection dropped fails (the client gets a 503 and
           // resends with the same ids) rather than being replayed after we already answered.
@@ -26,6 +30,7 @@ export function createRedisConnection(env: RedisSettings, role: 'producer' | 'wo
           autoResendUnfulfilledCommands: false,
           connectTimeout: 2_000,
           retryStrategy,
+          ...(role === 'limiter' ? { commandTimeout: 250 } : {}),
         }
       : { maxRetriesPerRequest: null, enableReadyCheck: false, retryStrategy };
   // A `rediss://` URL turns TLS on by itself (ioredis reads the scheme); BullMQ's duplicates keep it.
