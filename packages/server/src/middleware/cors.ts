@@ -3,30 +3,65 @@
  * the tracker (echoing its origin, with credentials so the visitor cookie
  * flows) unless `ALLOWED_ORIGINS` narrows it; stats answer only
  * `STATS_CORS_ORIGINS` (`*` for any).
+ *
+ * Written here rather than taken from `hono/cors` because that one sets its
+ * headers on `c.res` before the route runs, which makes Hono rebuild every
+ * response as a full web `Response` with a body stream — a third of the
+ * ingest route's CPU. `c.header()` before `next()` costs nothing.
  */
 import type { MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
 
-const PREFLIGHT_MAX_AGE_SECONDS = 86_400;
+const PREFLIGHT_MAX_AGE_SECONDS = '86400';
+
+interface CorsOptions {
+  /** The origin to echo, or null to answer without CORS headers. */
+  allowOrigin(origin: string): string | null;
+  methods: string;
+  headers: string;
+  credentials: boolean;
+}
+
+function corsFor({ allowOrigin, methods, headers, credentials }: CorsOptions): MiddlewareHandler {
+  return async function corsHandler(c, next) {
+    const origin = c.req.header('origin');
+    const allowed = origin === undefined ? null : allowOrigin(origin);
+    if (c.req.method === 'OPTIONS') {
+      const preflight: Record<string, string> = { Vary: 'Origin' };
+      if (allowed !== null) {
+        preflight['Access-Control-Allow-Origin'] = allowed;
+        preflight['Access-Control-Allow-Methods'] = methods;
+        preflight['Access-Control-Allow-Headers'] = c.req.header('access-control-request-headers') ?? headers;
+        preflight['Access-Control-Max-Age'] = PREFLIGHT_MAX_AGE_SECONDS;
+        if (credentials) preflight['Access-Control-Allow-Credentials'] = 'true';
+      }
+      return c.body(null, 204, preflight);
+    }
+    c.header('Vary', 'Origin');
+    if (allowed !== null) {
+      c.header('Access-Control-Allow-Origin', allowed);
+      if (credentials) c.header('Access-Control-Allow-Credentials', 'true');
+    }
+    await next();
+  };
+}
 
 export function ingestCors({ allowedOrigins }: { allowedOrigins: string[] }): MiddlewareHandler {
   const allowed = new Set(allowedOrigins);
-  return cors({
-    origin: (origin) => (allowed.size === 0 || allowed.has(origin) ? origin : null),
-    allowMethods: ['POST', 'OPTIONS'],
-    allowHeaders: ['Content-Type'],
+  return corsFor({
+    allowOrigin: (origin) => (allowed.size === 0 || allowed.has(origin) ? origin : null),
+    methods: 'POST, OPTIONS',
+    headers: 'Content-Type',
     credentials: true,
-    maxAge: PREFLIGHT_MAX_AGE_SECONDS,
   });
 }
 
 export function statsCors({ allowedOrigins }: { allowedOrigins: string[] }): MiddlewareHandler {
   const any = allowedOrigins.includes('*');
   const allowed = new Set(allowedOrigins);
-  return cors({
-    origin: (origin) => (any || allowed.has(origin) ? origin : null),
-    allowMethods: ['GET', 'OPTIONS'],
-    allowHeaders: ['Authorization', 'Content-Type'],
-    maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+  return corsFor({
+    allowOrigin: (origin) => (any || allowed.has(origin) ? origin : null),
+    methods: 'GET, OPTIONS',
+    headers: 'Authorization, Content-Type',
+    credentials: false,
   });
 }
