@@ -17,17 +17,18 @@ function eventsBySite(events: readonly QueuedEvent[]): Map<string, number> {
 
 /**
  * True when the events may be queued; false when they are to be dropped
- * silently; throws `TooManyRequestsError` over a rate limit.
+ * silently; rejects with `TooManyRequestsError` over a rate limit. Synchronous
+ * unless a rate limit is on, so the default path allocates no promise.
  */
-export async function admitEvents(
+export function admitEvents(
   c: Context,
   { botFilter, rateLimiter, trustProxy }: IngestDeps,
   events: readonly QueuedEvent[],
-): Promise<boolean> {
+): boolean | Promise<boolean> {
   if (botFilter?.isBot(c)) {
     markFiltered(c, 'user_agent', events.length);
     return false;
   }
-  if (rateLimiter) await rateLimiter.admit(clientIp(c, trustProxy), eventsBySite(events));
-  return true;
+  if (!rateLimiter) return true;
+  return rateLimiter.admit(clientIp(c, trustProxy), eventsBySite(events)).then(() => true);
 }

@@ -68,6 +68,9 @@ const ingestErrors = {
   400: error('Invalid event, batch envelope or JSON; every problem listed, each naming its field'),
   413: error(`Body over BODY_LIMIT (default ${LIMITS.bodyMaxBytes} bytes)`),
   415: error('Content-Type other than application/json or text/plain'),
+  429: error(
+    'Over RATE_LIMIT_IP_PER_MINUTE (requests per client IP) or RATE_LIMIT_SITE_PER_MINUTE (events per site); retry after `Retry-After` seconds',
+  ),
   503: error('The queue cannot take events right now; retry after `Retry-After` seconds'),
 };
 
@@ -135,6 +138,7 @@ export function buildOpenApiDocument(): JsonSchema {
           responses: {
             200: { description: 'Stats', content: json('StatsResponse') },
             400: error('Missing or invalid parameters'),
+            401: error('STATS_API_KEYS is set and the request has no valid `Authorization: Bearer <key>`'),
             404: error('No events for the site in that period'),
           },
         },

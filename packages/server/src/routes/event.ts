@@ -12,11 +12,13 @@ export function eventRoutes(deps: IngestDeps) {
     const parsed = eventSchema.safeParse(await readJsonBody(c));
     if (!parsed.success) throw new ValidationError(formatIssues(parsed.error.issues));
 
-    const requestVisitors = await visitors.forRequest(c);
+    const found = visitors.forRequest(c);
+    const requestVisitors = found instanceof Promise ? await found : found;
     const visitorId = requestVisitors.of(parsed.data.siteId, parsed.data.visitorId);
     const event = toQueuedEvent(parsed.data, visitorId, Date.now());
     const events = [event];
-    if (await admitEvents(c, deps, events)) await queue.enqueueEvents(events);
+    const admitted = admitEvents(c, deps, events);
+    if (admitted === true || (admitted !== false && (await admitted))) await queue.enqueueEvents(events);
 
     requestVisitors.finish(c);
     return c.json<EventAccepted>({ success: true, eventId: event.eventId, visitorId }, 202);

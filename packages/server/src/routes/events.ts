@@ -16,7 +16,8 @@ export function eventsRoutes(deps: IngestDeps) {
     const envelope = batchSchema.safeParse(await readJsonBody(c));
     if (!envelope.success) throw new ValidationError(formatIssues(envelope.error.issues));
 
-    const requestVisitors = await visitors.forRequest(c);
+    const found = visitors.forRequest(c);
+    const requestVisitors = found instanceof Promise ? await found : found;
     const receivedAt = Date.now();
     const accepted: QueuedEvent[] = [];
     const rejected: BatchAccepted['rejected'] = [];
@@ -32,7 +33,8 @@ export function eventsRoutes(deps: IngestDeps) {
     if (accepted.length === 0) {
       throw new ValidationError(rejected.flatMap((r) => r.message.map((m) => `events.${r.index}.${m}`)));
     }
-    if (await admitEvents(c, deps, accepted)) await queue.enqueueEvents(accepted);
+    const admitted = admitEvents(c, deps, accepted);
+    if (admitted === true || (admitted !== false && (await admitted))) await queue.enqueueEvents(accepted);
 
     requestVisitors.finish(c);
     return c.json<BatchAccepted>(
