@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { StatsResponse } from '@tally/shared';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../server/src/app.js';
 import { silentLogger, startTestStack, type TestStack } from '../../server/test/support.js';
@@ -77,8 +78,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (profile) await rm(profile, { recursive: true, force: true });
-  await new Promise((resolve) => site?.close(resolve));
-  await new Promise((resolve) => (api ? api.close(resolve) : resolve(undefined)));
+  for (const server of [site, api as unknown as Server | undefined]) {
+    await new Promise((resolve) => {
+      if (!server) return resolve(undefined);
+      server.close(resolve);
+      server.closeAllConnections();
+    });
+  }
   await stack?.close();
 });
 
@@ -225,5 +231,75 @@ describe('script tag in Chromium', () => {
     expect(views.uniqueUsers).toBe(1);
     expect((await stats(siteId, '&eventType=signup')).totalViews).toBe(1);
     expect(await storedEvents(siteId)).toBe(5);
+  });
+});
+
+describe('npm package in the SPA example (vite build) in Chromium', () => {
+  test('page views on load, pushState and Back, a custom event, one visitor', async () => {
+    const siteId = 'spa_site';
+    const outDir = await mkdtemp(join(tmpdir(), 'tally-spa-'));
+    Object.assign(process.env, {
+      VITE_TALLY_API: apiOrigin,
+      VITE_TALLY_SITE_ID: siteId,
+      VITE_TALLY_ALLOW_AUTOMATION: 'true',
+    });
+    await build({
+      root: new URL('../../../examples/spa', import.meta.url).pathname,
+      logLevel: 'silent',
+      build: { outDir, emptyOutDir: true },
+    });
+    const spa = createServer(async (request, response) => {
+      const path = new URL(request.url ?? '/', 'http://x').pathname;
+      const asset = path.startsWith('/assets/') ? path : '/index.html'; // the SPA fallback
+      try {
+        const body = await readFile(join(outDir, asset));
+        const type = asset.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8';
+        response.writeHead(200, { 'Content-Type': type }).end(body);
+      } catch {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => spa.listen(0, '127.0.0.1', resolve));
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${listening(spa)}/`);
+      await page.getByRole('heading', { name: 'Home' }).waitFor();
+      await clickNav(page, 'Products');
+      await page.getByRole('button', { name: 'Add to cart' }).click();
+      await clickNav(page, 'About');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.goBack(); // popstate back to /products: a view of its own
+      await page.getByRole('heading', { name: 'Products' }).waitFor();
+      await page.close({ runBeforeUnload: true });
+
+      await settle(siteId, 5);
+      const views = await stats(siteId, '&eventType=page_view');
+      expect(views.totalViews).toBe(4);
+      expect(views.uniqueUsers).toBe(1);
+      expect(views.topPaths).toEqual([
+        { path: '/products', views: 2 },
+        { path: '/', views: 1 },
+        { path: '/about', views: 1 },
+      ]);
+      const carts = await stats(siteId, '&eventType=add_to_cart');
+      expect(carts.totalViews).toBe(1);
+      const rows = await stack.query<{ event_type: string; path: string; user_id: string | null }>(
+        'SELECT event_type, path, user_id FROM raw_events WHERE site_id = $1 ORDER BY event_ts',
+        [siteId],
+      );
+      expect(rows.map((r) => [r.event_type, r.path, r.user_id])).toEqual([
+        ['page_view', '/', null],
+        ['page_view', '/products', null],
+        ['add_to_cart', '/products', null],
+        ['page_view', '/about', null],
+        ['page_view', '/products', 'user_42'],
+      ]);
+    } finally {
+      await new Promise((resolve) => {
+        spa.close(resolve);
+        spa.closeAllConnections();
+      });
+      await rm(outDir, { recursive: true, force: true });
+    }
   });
 });
