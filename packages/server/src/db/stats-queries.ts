@@ -4,7 +4,8 @@
  */
 import { LIMITS, type StatsQuery, type StatsResponse } from '@tally/shared';
 import { and, asc, between, desc, eq, sql, sum } from 'drizzle-orm';
-import type { Database } from './client.js';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { type Database, queryRows } from './client.js';
 import {
   siteDailyAggregates,
   siteDailyEventCounts,
@@ -12,6 +13,9 @@ import {
   siteDailyPathCounts,
   siteDailyUniqueUsers,
 } from './schema/index.js';
+
+/** Ties in top paths sort by path in byte order, whatever the database's collation. */
+const byPath = (column: AnyPgColumn) => sql`${column} COLLATE "C"`;
 
 interface DayTotals {
   date: string;
@@ -21,9 +25,10 @@ interface DayTotals {
 
 /** Stats for one day or an inclusive range; `undefined` when nothing matches. */
 export async function readStats(db: Database, query: StatsQuery): Promise<StatsResponse | undefined> {
+  const limit = query.limit ?? LIMITS.statsDefaultTopPaths;
+  if (query.date && !query.eventType) return readDay(db, query.siteId, query.date, limit);
   const from = query.date ?? (query.from as string);
   const to = query.date ?? (query.to as string);
-  const limit = query.limit ?? LIMITS.statsDefaultTopPaths;
   const single = from === to;
 
   const [daily, topPaths, rangeVisitors] = await Promise.all([
@@ -41,6 +46,40 @@ export async function readStats(db: Database, query: StatsQuery): Promise<StatsR
   const type = query.eventType ? { eventType: query.eventType } : {};
   if (query.date) return { siteId: query.siteId, date: query.date, ...type, ...counts };
   return { siteId: query.siteId, from, to, ...type, ...counts, daily };
+}
+
+/**
+ * The common question — one site, one day — in one round trip: the day's
+ * totals with its top paths folded in as JSON.
+ */
+async function readDay(db: Database, siteId: string, date: string, limit: number): Promise<StatsResponse | undefined> {
+  const [row] = await queryRows<{
+    total_views: string;
+    unique_users: string;
+    top_paths: { path: string; views: number }[];
+  }>(
+    db,
+    sql`
+      SELECT a.total_views, a.unique_users,
+        coalesce((
+          SELECT json_agg(json_build_object('path', top.path, 'views', top.views) ORDER BY top.views DESC, top.path COLLATE "C")
+          FROM (
+            SELECT path, views FROM site_daily_path_counts
+            WHERE site_id = ${siteId} AND date = ${date}
+            ORDER BY views DESC, path COLLATE "C" LIMIT ${limit}
+          ) top
+        ), '[]'::json) AS top_paths
+      FROM site_daily_aggregates a
+      WHERE a.site_id = ${siteId} AND a.date = ${date}`,
+  );
+  if (!row) return undefined;
+  return {
+    siteId,
+    date,
+    totalViews: Number(row.total_views),
+    uniqueUsers: Number(row.unique_users),
+    topPaths: row.top_paths,
+  };
 }
 
 async function siteDaily(db: Database, siteId: string, from: string, to: string): Promise<DayTotals[]> {
@@ -97,7 +136,7 @@ async function topPathsBetween(
       .from(t)
       .where(and(eq(t.siteId, siteId), eq(t.eventType, eventType), between(t.date, from, to)))
       .groupBy(t.path)
-      .orderBy(desc(views), asc(t.path))
+      .orderBy(desc(views), byPath(t.path))
       .limit(limit);
   }
   const t = siteDailyPathCounts;
@@ -106,7 +145,7 @@ async function topPathsBetween(
       .select({ path: t.path, views: t.views })
       .from(t)
       .where(and(eq(t.siteId, siteId), eq(t.date, from)))
-      .orderBy(desc(t.views), asc(t.path))
+      .orderBy(desc(t.views), byPath(t.path))
       .limit(limit);
     return rows.map((row) => ({ path: row.path, views: Number(row.views) }));
   }
@@ -116,7 +155,7 @@ async function topPathsBetween(
     .from(t)
     .where(and(eq(t.siteId, siteId), between(t.date, from, to)))
     .groupBy(t.path)
-    .orderBy(desc(views), asc(t.path))
+    .orderBy(desc(views), byPath(t.path))
     .limit(limit);
 }
 
