@@ -54,17 +54,35 @@ export interface TallyOptions extends PrivacyOptions {
 
 /** One tracker, as `createTracker` returns it. */
 export interface Tracker {
-  /** Sends a custom event. */
+  /**
+   * Sends a custom event.
+   * @example tracker.track('signup', { plan: 'pro' });
+   */
   track(eventType: string, props?: Props): void;
-  /** Sends a `page_view` for the current URL. */
+  /**
+   * Sends a `page_view` for the current URL.
+   * @example tracker.pageview();
+   */
   pageview(props?: Props): void;
-  /** Attaches `userId` to the events that follow; `null` forgets it. */
+  /**
+   * Attaches `userId` to the events that follow; `null` forgets it.
+   * @example tracker.identify('user_42');
+   */
   identify(userId: string | null | undefined): void;
-  /** Sends what waits now; resolves when the request is done (it never rejects). */
+  /**
+   * Sends what waits now; resolves when the request is done (it never rejects).
+   * @example await tracker.flush();
+   */
   flush(): Promise<void>;
-  /** Stops all tracking on this origin, persistently, and drops what waits. */
+  /**
+   * Stops all tracking on this origin, persistently, and drops what waits.
+   * @example tracker.optOut();
+   */
   optOut(): void;
-  /** Undoes `optOut`. */
+  /**
+   * Undoes `optOut`.
+   * @example tracker.optIn();
+   */
   optIn(): void;
 }
 
