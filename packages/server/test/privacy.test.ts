@@ -10,6 +10,8 @@ import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { connectPostgres } from '../src/db/client.js';
 import { openEmbeddedDatabase } from '../src/db/embedded.js';
 import { postgresSaltStore } from '../src/privacy/salts.js';
 import { hashVisitorId } from '../src/privacy/visitor-id.js';
@@ -20,9 +22,12 @@ import {
   pageView,
   postJson,
   recordingLogger,
+  silentLogger,
+  startTcpProxy,
   startTestStack,
   TEST_REDIS_URL,
   type TestStack,
+  testConfig,
 } from './support.js';
 
 const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -184,6 +189,47 @@ describe('cookieless visitor ids (VISITOR_ID_MODE=cookieless)', () => {
     // Deleting older salts also removed the real "today" salt of the test above: it is in the past from 2030.
     const older = await stack.query(`SELECT day FROM daily_salts WHERE day < '2030-01-11'`);
     expect(older).toEqual([]);
+  });
+});
+
+describe('cookieless visitor ids with the database down', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ worker: false });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('answers 503 with Retry-After when no salt can be had, and carries on with the last salt once it has one', async () => {
+    const proxy = await startTcpProxy();
+    const viaProxy = connectPostgres(proxy.urlFor(stack.testDatabase.url), 2);
+    try {
+      const config = testConfig({ QUEUE_PREFIX: stack.prefix, VISITOR_ID_MODE: 'cookieless' });
+      const app = createApp({
+        statsDb: viaProxy.db,
+        pingDatabase: viaProxy.ping,
+        queue: stack.queue,
+        config,
+        logger: silentLogger,
+      });
+      proxy.cut();
+      const refused = await postJson(app, '/api/event', pageView(), { 'User-Agent': BROWSER });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect((await jsonOf(refused)).error).toBe('Service Unavailable');
+
+      proxy.restore();
+      const store = postgresSaltStore(viaProxy.db);
+      const start = Date.parse('2031-03-01T23:00:00Z');
+      const before = await store.current(start);
+      proxy.cut();
+      // The next day starts while the database is down: yesterday's salt, no error.
+      expect(await store.current(start + 2 * 3_600_000)).toEqual(before);
+    } finally {
+      await proxy.close();
+      await viaProxy.close().catch(() => {});
+    }
   });
 });
 
