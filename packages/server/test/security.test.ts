@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { clientIp } from '../src/client-ip.js';
 import type { Database } from '../src/db/client.js';
+import { loadEnv } from '../src/env.js';
 import { createRedisConnection } from '../src/queue/connection.js';
 import { redisRateLimitStore } from '../src/rate-limit.js';
 import {
@@ -207,6 +208,40 @@ describe('rate limits', () => {
     }
     const keys = await keysMatching(`${stack.prefix}:ratelimit:ip:198.51.100.10:*`);
     expect(keys).toEqual([]);
+  });
+});
+
+describe('configuration', () => {
+  it('defaults: stats open, limits off, socket IP, bots filtered, cookie visitor ids, raw events kept', () => {
+    const config = loadEnv({});
+    expect(config).toMatchObject({
+      STATS_API_KEYS: [],
+      RATE_LIMIT_IP_PER_MINUTE: 0,
+      RATE_LIMIT_SITE_PER_MINUTE: 0,
+      TRUST_PROXY: 0,
+      BOT_FILTER: true,
+      VISITOR_ID_MODE: 'cookie',
+      RAW_RETENTION_DAYS: 0,
+    });
+  });
+
+  it.each([
+    ['true', Number.POSITIVE_INFINITY],
+    ['false', 0],
+    ['2', 2],
+  ])('TRUST_PROXY=%s', (value, hops) => {
+    expect(loadEnv({ TRUST_PROXY: value }).TRUST_PROXY).toBe(hops);
+  });
+
+  it.each([
+    ['TRUST_PROXY', 'maybe'],
+    ['RATE_LIMIT_IP_PER_MINUTE', '-1'],
+    ['RATE_LIMIT_SITE_PER_MINUTE', 'lots'],
+    ['VISITOR_ID_MODE', 'fingerprint'],
+    ['RAW_RETENTION_DAYS', '1.5'],
+    ['BOT_FILTER', 'sometimes'],
+  ])('refuses %s=%s, naming it', (name, value) => {
+    expect(() => loadEnv({ [name]: value })).toThrow(new RegExp(`${name}:`));
   });
 });
 
