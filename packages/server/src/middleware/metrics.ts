@@ -7,6 +7,13 @@ import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Metrics } from '../metrics.js';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by `POST /api/events` on a 202, so the metrics need not parse the response again. */
+    batchSplit?: { accepted: number; rejected: number };
+  }
+}
+
 export function requestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHandler {
   return async function requestMetricsHandler(c, next) {
     const started = performance.now();
@@ -33,13 +40,9 @@ export function ingestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHand
       return;
     }
     if (status === 202) {
-      if (c.req.path.endsWith('/events')) {
-        const body = (await c.res.clone().json()) as { accepted: number; rejected: unknown[] };
-        metrics.ingestEvents.inc({ outcome: 'accepted' }, body.accepted);
-        if (body.rejected.length > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, body.rejected.length);
-      } else {
-        metrics.ingestEvents.inc({ outcome: 'accepted' });
-      }
+      const split = c.get('batchSplit');
+      metrics.ingestEvents.inc({ outcome: 'accepted' }, split?.accepted ?? 1);
+      if (split && split.rejected > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, split.rejected);
     } else if (status >= 400 && status < 500) {
       metrics.ingestEvents.inc({ outcome: 'rejected' });
     } else if (status >= 500) {

@@ -37,6 +37,7 @@ export function eventsRoutes(deps: IngestDeps) {
     if (admitted === true || (admitted !== false && (await admitted))) await queue.enqueueEvents(accepted);
 
     requestVisitors.finish(c);
+    c.set('batchSplit', { accepted: accepted.length, rejected: rejected.length });
     return c.json<BatchAccepted>(
       {
         success: true,
