@@ -28,6 +28,12 @@ function event() {
   };
 }
 
+// A browser's User-Agent: the server drops events from known bots.
+const HEADERS = {
+  'content-type': 'application/json',
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+};
+
 const requests =
   mode === 'get'
     ? [{ method: 'GET' }]
@@ -36,7 +42,7 @@ const requests =
           method: 'POST',
           setupRequest(request) {
             const body = mode === 'batch' ? { events: Array.from({ length: batchSize }, event) } : event();
-            return { ...request, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+            return { ...request, headers: HEADERS, body: JSON.stringify(body) };
           },
         },
       ];
