@@ -9,7 +9,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
-import { createGroupCommit } from './group-commit.js';
+import { createGroupCommit } from '../group-commit.js';
 import type { BatchProcessor, EventQueue, EventsJobData, QueueWorker } from './types.js';
 
 export const EVENTS_JOB_OPTIONS = {

@@ -16,48 +16,21 @@ export interface FoldResult {
   duplicates: number;
 }
 
-/** Column arrays for `unnest`: one round trip carries the batch whatever its size. */
-function toColumns(events: readonly QueuedEvent[]) {
-  const columns = {
-    eventIds: [] as string[],
-    siteIds: [] as string[],
-    eventTypes: [] as string[],
-    paths: [] as string[],
-    userIds: [] as (string | null)[],
-    visitorIds: [] as string[],
-    eventTimes: [] as string[],
-    ingestionTimes: [] as string[],
-    referrers: [] as (string | null)[],
-    props: [] as (string | null)[],
-  };
-  for (const event of events) {
-    columns.eventIds.push(event.eventId);
-    columns.siteIds.push(event.siteId);
-    columns.eventTypes.push(event.eventType);
-    columns.paths.push(event.path);
-    columns.userIds.push(event.userId ?? null);
-    columns.visitorIds.push(event.visitorId);
-    columns.eventTimes.push(event.timestamp);
-    columns.ingestionTimes.push(new Date(event.receivedAt).toISOString());
-    columns.referrers.push(event.referrer ?? null);
-    columns.props.push(event.props ? JSON.stringify(event.props) : null);
-  }
-  return columns;
-}
-
 export async function foldBatch(db: Database, events: readonly QueuedEvent[]): Promise<FoldResult> {
   if (events.length === 0) return { inserted: 0, duplicates: 0 };
-  const c = toColumns(events);
   const [row] = await queryRows<{ inserted: number }>(
     db,
     sql`
     WITH input AS (
-      SELECT * FROM unnest(
-        ${sql.param(c.eventIds)}::uuid[], ${sql.param(c.siteIds)}::text[], ${sql.param(c.eventTypes)}::text[],
-        ${sql.param(c.paths)}::text[], ${sql.param(c.userIds)}::text[], ${sql.param(c.visitorIds)}::text[],
-        ${sql.param(c.eventTimes)}::timestamptz[], ${sql.param(c.ingestionTimes)}::timestamptz[],
-        ${sql.param(c.referrers)}::text[], ${sql.param(c.props)}::jsonb[]
-      ) AS e(event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)
+      -- The batch travels as one JSON parameter: PostgreSQL parses it faster than Node
+      -- can escape ten arrays, and it is one value on the wire whatever the batch size.
+      SELECT e."eventId" AS event_id, e."siteId" AS site_id, e."eventType" AS event_type, e.path,
+             e."userId" AS user_id, e."visitorId" AS visitor_id, e.timestamp AS event_ts,
+             to_timestamp(e."receivedAt" / 1000.0) AS ingestion_ts, e.referrer, e.props::jsonb AS props
+      FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
+        "eventId" uuid, "siteId" text, "eventType" text, path text, "userId" text, "visitorId" text,
+        timestamp timestamptz, "receivedAt" float8, referrer text, props json
+      )
     ),
     inserted AS (
       INSERT INTO raw_events (event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)

@@ -1,16 +1,24 @@
 /**
- * The batch processor both queues run: fold the job's events, retrying in
- * place when PostgreSQL picks this transaction as a deadlock or serialization
- * victim (cheaper than a queue retry with its 2 s backoff). An unreachable
- * database becomes a `DatabaseUnavailableError`, which the queues answer by
- * putting the job back without spending an attempt. Any other failure
- * propagates, and the queue retries the whole job — safe, because the fold is
- * exactly-once.
+ * The batch processor both queues run. Jobs that the worker runs at the same
+ * time are group-committed into one fold: every fold of a site and day updates
+ * the same aggregate rows, so concurrent folds would only queue behind each
+ * other's row locks; one larger fold does the same work once. A job resolves
+ * when the transaction holding its events commits. If a shared fold fails,
+ * each of its jobs is folded alone, so one poison job never fails its
+ * neighbours.
+ *
+ * A fold is retried in place when PostgreSQL picks it as a deadlock or
+ * serialization victim (cheaper than a queue retry with its 2 s backoff). An
+ * unreachable database becomes a `DatabaseUnavailableError`, which the queues
+ * answer by putting the job back without spending an attempt. Any other
+ * failure propagates, and the queue retries the job — safe, because the fold
+ * is exactly-once.
  */
 import type { QueuedEvent } from '@tally/shared';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
 import { DatabaseUnavailableError, isDatabaseConnectionError } from '../errors.js';
+import { createGroupCommit } from '../group-commit.js';
 import type { FoldResult } from './fold-batch.js';
 import { foldBatch } from './fold-batch.js';
 
@@ -28,10 +36,23 @@ export interface ProcessorOptions {
   logger: Logger;
   /** Called after each fold, for metrics. */
   onFolded?: (result: FoldResult, events: readonly QueuedEvent[]) => void;
+  /** Events one shared fold takes at most. */
+  maxEventsPerFold?: number;
+  /**
+   * Folds under way at once: two let one fold insert its raw events while the
+   * other waits for its commit.
+   */
+  foldsInFlight?: number;
 }
 
-export function createBatchProcessor({ db, logger, onFolded }: ProcessorOptions) {
-  return async function processBatch(events: QueuedEvent[]): Promise<FoldResult> {
+export function createBatchProcessor({
+  db,
+  logger,
+  onFolded,
+  maxEventsPerFold = 5_000,
+  foldsInFlight = 2,
+}: ProcessorOptions) {
+  async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await foldBatch(db, events);
@@ -43,6 +64,22 @@ export function createBatchProcessor({ db, logger, onFolded }: ProcessorOptions)
         if (attempt >= IN_PLACE_ATTEMPTS || state === undefined || !RETRYABLE_SQLSTATES.has(state)) throw error;
         logger.warn({ sqlState: state, attempt }, 'fold lost a lock race; retrying in place');
       }
+    }
+  }
+
+  const shared = createGroupCommit<QueuedEvent>({
+    write: async (events) => void (await foldWithRetries(events)),
+    maxItems: maxEventsPerFold,
+    maxInFlight: foldsInFlight,
+  });
+
+  return async function processBatch(events: QueuedEvent[]): Promise<void> {
+    try {
+      await shared.add(events);
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) throw error;
+      // Maybe another job's events sank the shared fold: try this job's alone before failing it.
+      await foldWithRetries(events);
     }
   };
 }

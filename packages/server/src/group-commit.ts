@@ -1,11 +1,12 @@
 /**
- * Group commit for ingestion: requests that arrive together share one queue
- * write. Items gather for the rest of the current event-loop turn, and for as
- * long as `maxInFlight` writes are already under way; then they go out as one
- * group. Each caller's promise settles only when the write carrying its items
- * does, so nothing is acknowledged before it is durable in the queue. Under
- * light load this adds no waiting; under heavy load groups grow with the
- * round trip, up to `maxItems`.
+ * Group commit: callers that arrive together share one write. Items gather for
+ * the rest of the current event-loop turn, and for as long as `maxInFlight`
+ * writes are already under way; then they go out as one group. Each caller's
+ * promise settles only when the write carrying its items does. Under light
+ * load this adds no waiting; under heavy load groups grow with the round trip,
+ * up to `maxItems`. Used twice: ingestion requests share a queue job
+ * (`queue/events-queue.ts`), and concurrent jobs share a fold transaction
+ * (`worker/processor.ts`).
  */
 export interface GroupCommitOptions<T> {
   /** Writes one group; resolves once it is durable. */

@@ -1,0 +1,67 @@
+import type { QueuedEvent } from '@tally/shared';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, silentLogger, type TestDatabase } from '../../test/support.js';
+import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
+import type { FoldResult } from './fold-batch.js';
+import { createBatchProcessor } from './processor.js';
+
+const event = (siteId: string, overrides: Partial<QueuedEvent> = {}): QueuedEvent => ({
+  eventId: crypto.randomUUID(),
+  visitorId: crypto.randomUUID(),
+  siteId,
+  eventType: 'page_view',
+  path: '/',
+  timestamp: '2024-11-14T10:00:00Z',
+  receivedAt: Date.now(),
+  ...overrides,
+});
+
+describe('createBatchProcessor', () => {
+  let testDatabase: TestDatabase;
+  let database: DatabaseHandle;
+  const views = async (siteId: string) => {
+    const [row] = await queryRows<{ n: number }>(
+      database.db,
+      sql`select coalesce(sum(total_views), 0)::int as n from site_daily_aggregates where site_id = ${siteId}`,
+    );
+    return row?.n;
+  };
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase();
+    database = connectPostgres(testDatabase.url, 4);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  it('folds jobs that run at the same time in shared transactions, counting every event', async () => {
+    const folds: FoldResult[] = [];
+    const processBatch = createBatchProcessor({
+      db: database.db,
+      logger: silentLogger,
+      onFolded: (result) => folds.push(result),
+    });
+    const jobs = Array.from({ length: 12 }, () => Array.from({ length: 50 }, () => event('shared')));
+    await Promise.all(jobs.map((events) => processBatch(events)));
+    expect(await views('shared')).toBe(600);
+    expect(folds.reduce((sum, fold) => sum + fold.inserted, 0)).toBe(600);
+    expect(folds.length).toBeLessThan(jobs.length);
+  });
+
+  it('a poison job fails alone: the jobs it shared a fold with still count', async () => {
+    const processBatch = createBatchProcessor({ db: database.db, logger: silentLogger });
+    const good = [event('neighbour'), event('neighbour')];
+    const poison = [event('poisoned', { eventId: 'not-a-uuid' })];
+    const outcomes = await Promise.allSettled([
+      processBatch(good),
+      processBatch(poison),
+      processBatch([event('neighbour')]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await views('neighbour')).toBe(3);
+    expect(await views('poisoned')).toBe(0);
+  });
+});
