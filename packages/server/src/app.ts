@@ -34,6 +34,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes, queueHealthRoutes } from './routes/ops.js';
 import { statsRoutes } from './routes/stats.js';
 import { trackerRoutes } from './routes/tracker.js';
+import type { StatsCache } from './stats-cache.js';
 
 export interface AppDeps {
   /** Serves `/api/stats`; a read replica when `STATS_DATABASE_URL` is set. */
@@ -52,6 +53,8 @@ export interface AppDeps {
   db?: Database;
   /** Where rate limits count: Redis, shared by every instance; in process when absent. */
   rateLimitStore?: RateLimitStore;
+  /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
+  statsCache?: StatsCache;
 }
 
 /** The ingestion routes' dependencies, from the configuration (privacy mode, bots, rate limits). */
@@ -92,7 +95,7 @@ export function createApp(deps: AppDeps): HonoApp {
 
   app.route('/api/event', eventRoutes(ingest));
   app.route('/api/events', eventsRoutes(ingest));
-  app.route('/api/stats', statsRoutes({ db: statsDb }));
+  app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
   app.route('/api/queues', queueHealthRoutes({ queue }));
   app.route('/', probeRoutes({ queue, pingDatabase }));
   app.route('/metrics', metricsRoutes({ registry: metrics.registry }));

@@ -15,6 +15,12 @@ export interface GroupCommitOptions<T> {
   maxItems: number;
   /** Writes allowed in flight at once. */
   maxInFlight: number;
+  /**
+   * How long a group that is not full may wait for more items before it is
+   * written (0: only the rest of the event-loop turn). Trades latency for
+   * fewer, larger writes.
+   */
+  lingerMs?: number;
 }
 
 interface Group<T> {
@@ -22,7 +28,7 @@ interface Group<T> {
   waiters: { resolve(): void; reject(error: unknown): void }[];
 }
 
-export function createGroupCommit<T>({ write, maxItems, maxInFlight }: GroupCommitOptions<T>) {
+export function createGroupCommit<T>({ write, maxItems, maxInFlight, lingerMs = 0 }: GroupCommitOptions<T>) {
   const sealed: Group<T>[] = [];
   let open: Group<T> | undefined;
   let inFlight = 0;
@@ -59,7 +65,8 @@ export function createGroupCommit<T>({ write, maxItems, maxInFlight }: GroupComm
   function schedulePump() {
     if (pumpScheduled || (sealed.length === 0 && !open)) return;
     pumpScheduled = true;
-    setImmediate(pump);
+    if (lingerMs > 0 && sealed.length === 0) setTimeout(pump, lingerMs);
+    else setImmediate(pump);
   }
 
   return {

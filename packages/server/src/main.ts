@@ -25,6 +25,7 @@ import { type RateLimitStore, redisRateLimitStore } from './rate-limit.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/ops.js';
 import { readTrackerScript } from './routes/tracker.js';
+import { createStatsCache } from './stats-cache.js';
 import { createBatchProcessor } from './worker/processor.js';
 import { startRetention } from './worker/retention.js';
 
@@ -109,10 +110,18 @@ async function main() {
       : await startEmbedded(config, logger);
   const { database, statsDatabase, queue } = backend;
   const metrics = createMetrics({ queue });
+  const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
 
   let worker: QueueWorker | undefined;
   if (config.ROLE !== 'api') {
-    const processor = createBatchProcessor({ db: database.db, logger, onFolded: metrics.onFolded });
+    const processor = createBatchProcessor({
+      db: database.db,
+      logger,
+      onFolded: (result, events) => {
+        metrics.onFolded(result, events);
+        statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));
+      },
+    });
     worker = backend.startWorker(metrics.instrumentProcessor(processor), config.WORKER_CONCURRENCY);
   }
   const retention =
@@ -129,6 +138,7 @@ async function main() {
       config,
       logger,
       metrics,
+      statsCache,
       bullQueue: backend.bullQueue,
       db: database.db,
       ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),

@@ -16,6 +16,7 @@ import { type Env, loadEnv } from '../src/env.js';
 import { createRedisConnection } from '../src/queue/connection.js';
 import { createBullEventsQueue, startBullWorker } from '../src/queue/events-queue.js';
 import type { QueueWorker } from '../src/queue/types.js';
+import { createStatsCache } from '../src/stats-cache.js';
 import { createBatchProcessor } from '../src/worker/processor.js';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -116,6 +117,8 @@ export async function startTestStack(
   const producer = createRedisConnection(config, 'producer');
   const queue = createBullEventsQueue({ connection: producer, prefix, logger: silentLogger });
   await queue.queue.waitUntilReady();
+  // Wired as main.ts wires it: the stack's workers' folds invalidate the stats cache.
+  const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
   const app = createApp({
     statsDb: database.db,
     pingDatabase: database.ping,
@@ -123,6 +126,7 @@ export async function startTestStack(
     config,
     logger: silentLogger,
     bullQueue: queue.queue,
+    statsCache,
   });
   const workers: QueueWorker[] = [];
   const pool = new pg.Pool({ connectionString: testDatabase.url, max: 2 });
@@ -140,7 +144,13 @@ export async function startTestStack(
       logger = silentLogger,
     } = {}) {
       const workerDatabase = connectPostgres(databaseUrl, concurrency);
-      const processor = options.processor ?? createBatchProcessor({ db: workerDatabase.db, logger });
+      const processor =
+        options.processor ??
+        createBatchProcessor({
+          db: workerDatabase.db,
+          logger,
+          onFolded: (_, events) => statsCache.invalidateSites(new Set(events.map((event) => event.siteId))),
+        });
       const bullWorker = startBullWorker({
         connection: createRedisConnection(config, 'worker'),
         prefix,

@@ -43,6 +43,13 @@ export interface ProcessorOptions {
    * other waits for its commit.
    */
   foldsInFlight?: number;
+  /**
+   * How long a fold waits for more jobs to join it (see `group-commit.ts`).
+   * Every fold of a site and day rewrites the same aggregate and path rows and
+   * pays a commit, so fewer, larger folds leave more CPU to ingestion; 20 ms
+   * is small beside the freshness users expect of a stats page.
+   */
+  foldLingerMs?: number;
 }
 
 export function createBatchProcessor({
@@ -51,6 +58,7 @@ export function createBatchProcessor({
   onFolded,
   maxEventsPerFold = 5_000,
   foldsInFlight = 2,
+  foldLingerMs = 20,
 }: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
@@ -71,6 +79,7 @@ export function createBatchProcessor({
     write: async (events) => void (await foldWithRetries(events)),
     maxItems: maxEventsPerFold,
     maxInFlight: foldsInFlight,
+    lingerMs: foldLingerMs,
   });
 
   return async function processBatch(events: QueuedEvent[]): Promise<void> {
