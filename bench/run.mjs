@@ -290,6 +290,7 @@ async function main() {
        select 'range_site', date '2025-01-01' + d, '/p/' || p, 100 from generate_series(0, 364) d, generate_series(1, 30) p`,
     );
     await db.query('analyze');
+    // The first answer is computed by PostgreSQL; the repeats come from the stats cache.
     const rangeTimes = [];
     for (let i = 0; i < 7; i++) {
       const started = performance.now();
@@ -297,7 +298,8 @@ async function main() {
       await response.json();
       rangeTimes.push(performance.now() - started);
     }
-    rangeTimes.sort((a, b) => a - b);
+    const rangeCold = rangeTimes[0];
+    const rangeCached = rangeTimes.slice(1).sort((a, b) => a - b);
 
     clearInterval(rssTimer);
     const stored = await storedEvents();
@@ -336,7 +338,7 @@ async function main() {
         backgroundRps: backgroundLoad.rps,
       },
       stats: { rps: stats.rps, p50: stats.p50, p99: stats.p99 },
-      rangeQueryMs: { median: pct(rangeTimes, 50), max: rangeTimes.at(-1), ledgerRows: plan.rangeRows },
+      rangeQueryMs: { cold: rangeCold, cachedMedian: pct(rangeCached, 50), ledgerRows: plan.rangeRows },
       serverPeakRssMb: peakRss,
       redisMemoryMb: { start: redisAtStart, afterDrain: redisAfter },
       trackerGzipBytes: trackerBytes,

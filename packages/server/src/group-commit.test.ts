@@ -71,3 +71,38 @@ describe('group commit on the BullMQ queue', () => {
     expect(paths).toEqual(Array.from({ length: 200 }, (_, i) => `/g${i}`).sort());
   });
 });
+
+describe('createGroupCommit with linger', () => {
+  it('waits for more callers up to lingerMs, but no longer than maxCallers', async () => {
+    const writes: number[][] = [];
+    const commit = createGroupCommit<number>({
+      write: async (items) => void writes.push(items),
+      maxItems: 100,
+      maxInFlight: 1,
+      lingerMs: 1_000,
+      maxCallers: 3,
+    });
+    const started = Date.now();
+    const first = commit.add([1]);
+    setTimeout(() => void commit.add([2]), 20);
+    setTimeout(() => void commit.add([3]), 40);
+    await first;
+    // The third caller sealed the group long before the linger ran out.
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(writes).toEqual([[1, 2, 3]]);
+  });
+
+  it('writes a lone caller once the linger runs out', async () => {
+    const writes: number[][] = [];
+    const commit = createGroupCommit<number>({
+      write: async (items) => void writes.push(items),
+      maxItems: 100,
+      maxInFlight: 1,
+      lingerMs: 30,
+    });
+    const started = Date.now();
+    await commit.add([7]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    expect(writes).toEqual([[7]]);
+  });
+});

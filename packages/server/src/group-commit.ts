@@ -21,6 +21,12 @@ export interface GroupCommitOptions<T> {
    * fewer, larger writes.
    */
   lingerMs?: number;
+  /**
+   * A group is also sealed once this many callers joined it: when no more
+   * callers can come (a worker with all its job slots waiting), lingering
+   * only wastes time.
+   */
+  maxCallers?: number;
 }
 
 interface Group<T> {
@@ -28,11 +34,18 @@ interface Group<T> {
   waiters: { resolve(): void; reject(error: unknown): void }[];
 }
 
-export function createGroupCommit<T>({ write, maxItems, maxInFlight, lingerMs = 0 }: GroupCommitOptions<T>) {
+export function createGroupCommit<T>({
+  write,
+  maxItems,
+  maxInFlight,
+  lingerMs = 0,
+  maxCallers = Number.POSITIVE_INFINITY,
+}: GroupCommitOptions<T>) {
   const sealed: Group<T>[] = [];
   let open: Group<T> | undefined;
   let inFlight = 0;
   let pumpScheduled = false;
+  let lingerTimer: NodeJS.Timeout | undefined;
 
   function seal() {
     if (open) sealed.push(open);
@@ -63,11 +76,25 @@ export function createGroupCommit<T>({ write, maxItems, maxInFlight, lingerMs = 
   }
 
   function schedulePump() {
-    if (pumpScheduled || (sealed.length === 0 && !open)) return;
+    if (sealed.length === 0 && !open) return;
+    if (sealed.length > 0 && lingerTimer) {
+      // A group filled up while another waited out its linger: no reason to wait further.
+      clearTimeout(lingerTimer);
+      lingerTimer = undefined;
+      pumpScheduled = false;
+    }
+    if (pumpScheduled) return;
     pumpScheduled = true;
-    if (lingerMs > 0 && sealed.length === 0) setTimeout(pump, lingerMs);
-    else setImmediate(pump);
+    if (lingerMs > 0 && sealed.length === 0) {
+      lingerTimer = setTimeout(() => {
+        lingerTimer = undefined;
+        pump();
+      }, lingerMs);
+    } else {
+      setImmediate(pump);
+    }
   }
+
 
   return {
     /** Adds `items`, kept together in one group; resolves when that group is written. */
@@ -77,7 +104,7 @@ export function createGroupCommit<T>({ write, maxItems, maxInFlight, lingerMs = 
         open ??= { items: [], waiters: [] };
         for (const item of items) open.items.push(item);
         open.waiters.push({ resolve, reject });
-        if (open.items.length >= maxItems) seal();
+        if (open.items.length >= maxItems || open.waiters.length >= maxCallers) seal();
         schedulePump();
       });
     },

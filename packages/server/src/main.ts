@@ -117,6 +117,7 @@ async function main() {
     const processor = createBatchProcessor({
       db: database.db,
       logger,
+      concurrency: config.WORKER_CONCURRENCY,
       onFolded: (result, events) => {
         metrics.onFolded(result, events);
         statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));

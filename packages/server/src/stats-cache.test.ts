@@ -7,8 +7,8 @@ const answer = (body: string) => ({ status: 200 as const, body });
 describe('createStatsCache', () => {
   it('keeps an answer until its site is invalidated or it expires', async () => {
     const cache = createStatsCache({ ttlMs: 50 });
-    cache.set('a', 'k', answer('1'), cache.generation('a'));
-    cache.set('b', 'k', answer('2'), cache.generation('b'));
+    cache.set('a', 'k', answer('1'), cache.generation());
+    cache.set('b', 'k', answer('2'), cache.generation());
     expect(cache.get('a', 'k')?.body).toBe('1');
     cache.invalidateSites(['a']);
     expect(cache.get('a', 'k')).toBeUndefined();
@@ -17,20 +17,34 @@ describe('createStatsCache', () => {
     expect(cache.get('b', 'k')).toBeUndefined();
   });
 
-  it('refuses an answer read before a fold that invalidated its site', () => {
+  it('refuses an answer read before a fold that invalidated its site, even a site it never saw', () => {
     const cache = createStatsCache({ ttlMs: 1_000 });
-    const before = cache.generation('a');
-    cache.set('a', 'warm', answer('x'), before);
-    cache.invalidateSites(['a']);
+    const before = cache.generation();
+    cache.invalidateSites(['new-site']);
+    cache.set('new-site', 'k', answer('stale'), before);
+    expect(cache.get('new-site', 'k')).toBeUndefined();
+    cache.set('new-site', 'k', answer('fresh'), cache.generation());
+    expect(cache.get('new-site', 'k')?.body).toBe('fresh');
+    // A site invalidated after another was read is no reason to refuse the other's answer.
+    const mark = cache.generation();
+    cache.invalidateSites(['other']);
+    cache.set('a', 'k', answer('a'), mark);
+    expect(cache.get('a', 'k')?.body).toBe('a');
+  });
+
+  it('stays within maxSites, treating a forgotten site as just invalidated', () => {
+    const cache = createStatsCache({ ttlMs: 1_000, maxSites: 2 });
+    const before = cache.generation();
+    cache.invalidateSites(['a', 'b', 'c']); // 'a' is forgotten to make room for 'c'
     cache.set('a', 'k', answer('stale'), before);
     expect(cache.get('a', 'k')).toBeUndefined();
-    cache.set('a', 'k', answer('fresh'), cache.generation('a'));
+    cache.set('a', 'k', answer('fresh'), cache.generation());
     expect(cache.get('a', 'k')?.body).toBe('fresh');
   });
 
   it('caches nothing with a TTL of 0', () => {
     const cache = createStatsCache({ ttlMs: 0 });
-    cache.set('a', 'k', answer('1'), 0);
+    cache.set('a', 'k', answer('1'), cache.generation());
     expect(cache.get('a', 'k')).toBeUndefined();
   });
 });

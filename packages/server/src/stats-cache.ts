@@ -20,25 +20,35 @@ interface Entry extends CachedAnswer {
 
 export interface StatsCache {
   get(siteId: string, key: string): CachedAnswer | undefined;
-  /** The site's generation now; pass it back to `set` with the answer read after it. */
-  generation(siteId: string): number;
+  /** A mark to take before reading; pass it back to `set` with the answer read after it. */
+  generation(): number;
+  /** Stores the answer unless the site was invalidated since `generation` was taken. */
   set(siteId: string, key: string, answer: CachedAnswer, generation: number): void;
   /** Forgets every answer about these sites: a fold changed them. */
   invalidateSites(siteIds: Iterable<string>): void;
 }
 
-export function createStatsCache({ ttlMs, maxSites = 10_000 }: { ttlMs: number; maxSites?: number }): StatsCache {
-  const sites = new Map<string, { generation: number; answers: Map<string, Entry> }>();
+interface Site {
+  /** The clock value of the site's last invalidation. */
+  invalidatedAt: number;
+  answers: Map<string, Entry>;
+}
 
-  function site(siteId: string) {
-    let entry = sites.get(siteId);
-    if (!entry) {
-      // Bounded: past the limit the oldest site (in insertion order) is forgotten.
-      if (sites.size >= maxSites) sites.delete(sites.keys().next().value as string);
-      entry = { generation: 0, answers: new Map() };
-      sites.set(siteId, entry);
+export function createStatsCache({ ttlMs, maxSites = 10_000 }: { ttlMs: number; maxSites?: number }): StatsCache {
+  const sites = new Map<string, Site>();
+  let clock = 0;
+  // Sites forgotten to stay within `maxSites` count as invalidated when they were forgotten.
+  let forgottenUpTo = 0;
+
+  function remember(siteId: string, invalidatedAt: number): Site {
+    if (sites.size >= maxSites) {
+      const [oldestId, oldest] = sites.entries().next().value as [string, Site];
+      forgottenUpTo = Math.max(forgottenUpTo, oldest.invalidatedAt);
+      sites.delete(oldestId);
     }
-    return entry;
+    const site = { invalidatedAt, answers: new Map<string, Entry>() };
+    sites.set(siteId, site);
+    return site;
   }
 
   return {
@@ -47,21 +57,25 @@ export function createStatsCache({ ttlMs, maxSites = 10_000 }: { ttlMs: number; 
       if (!entry || entry.expiresAt <= Date.now()) return undefined;
       return entry;
     },
-    generation(siteId) {
-      return sites.get(siteId)?.generation ?? 0;
+    generation() {
+      return clock;
     },
     set(siteId, key, answer, generation) {
       if (ttlMs <= 0) return;
-      const entry = site(siteId);
-      if (entry.generation !== generation) return;
-      entry.answers.set(key, { ...answer, expiresAt: Date.now() + ttlMs });
+      const site = sites.get(siteId);
+      if ((site?.invalidatedAt ?? forgottenUpTo) > generation) return;
+      (site ?? remember(siteId, forgottenUpTo)).answers.set(key, { ...answer, expiresAt: Date.now() + ttlMs });
     },
     invalidateSites(siteIds) {
       for (const siteId of siteIds) {
-        const entry = sites.get(siteId);
-        if (!entry) continue;
-        entry.generation += 1;
-        entry.answers.clear();
+        clock += 1;
+        const site = sites.get(siteId);
+        if (site) {
+          site.invalidatedAt = clock;
+          site.answers.clear();
+        } else {
+          remember(siteId, clock);
+        }
       }
     },
   };

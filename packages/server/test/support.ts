@@ -149,6 +149,7 @@ export async function startTestStack(
         createBatchProcessor({
           db: workerDatabase.db,
           logger,
+          concurrency,
           onFolded: (_, events) => statsCache.invalidateSites(new Set(events.map((event) => event.siteId))),
         });
       const bullWorker = startBullWorker({

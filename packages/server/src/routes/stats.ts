@@ -27,7 +27,7 @@ export function statsRoutes({ db, cache }: { db: Database; cache?: StatsCache })
       const cached = cache?.get(query.siteId, key);
       if (cached) return c.body(cached.body, cached.status, JSON_HEADERS);
 
-      const generation = cache?.generation(query.siteId) ?? 0;
+      const generation = cache?.generation() ?? 0;
       const stats = await readStats(db, query);
       const answer: CachedAnswer = stats
         ? { status: 200, body: JSON.stringify(stats) }

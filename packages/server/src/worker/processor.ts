@@ -50,6 +50,8 @@ export interface ProcessorOptions {
    * is small beside the freshness users expect of a stats page.
    */
   foldLingerMs?: number;
+  /** Jobs the queue runs at once (`WORKER_CONCURRENCY`): a fold stops waiting once its share of them has joined. */
+  concurrency?: number;
 }
 
 export function createBatchProcessor({
@@ -59,6 +61,7 @@ export function createBatchProcessor({
   maxEventsPerFold = 5_000,
   foldsInFlight = 2,
   foldLingerMs = 20,
+  concurrency = 10,
 }: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
@@ -80,6 +83,7 @@ export function createBatchProcessor({
     maxItems: maxEventsPerFold,
     maxInFlight: foldsInFlight,
     lingerMs: foldLingerMs,
+    maxCallers: Math.max(1, Math.floor(concurrency / foldsInFlight)),
   });
 
   return async function processBatch(events: QueuedEvent[]): Promise<void> {
