@@ -400,8 +400,8 @@ function printTable({ figures: f, quick: isQuick }) {
     ['  latency p50 / p99', `${f.stats.p50} / ${f.stats.p99} ms`, '', 'p99 ≤ 5 ms'],
     [
       `365-day range, ${fmt(f.rangeQueryMs.ledgerRows)} ledger rows`,
-      `${fmt(f.rangeQueryMs.median, 1)} ms median`,
-      `max ${fmt(f.rangeQueryMs.max, 1)} ms`,
+      `${fmt(f.rangeQueryMs.cold, 1)} ms (first)`,
+      `cached ${fmt(f.rangeQueryMs.cachedMedian, 1)} ms`,
       '≤ 50 ms',
     ],
     ['server peak RSS', `${fmt(f.serverPeakRssMb)} MB`, '', '≤ 256 MB'],
