@@ -95,7 +95,6 @@ export function createGroupCommit<T>({
     }
   }
 
-
   return {
     /** Adds `items`, kept together in one group; resolves when that group is written. */
     add(items: T[]): Promise<void> {
