@@ -32,3 +32,11 @@ export function admitEvents(
   if (!rateLimiter) return true;
   return rateLimiter.admit(clientIp(c, trustProxy), eventsBySite(events)).then(() => true);
 }
+
+/**
+ * The tail both ingestion routes share: queue the validated events unless the
+ * gate drops them. Resolves once they are durable in the queue (or dropped).
+ */
+export async function enqueueAdmitted(c: Context, deps: IngestDeps, events: QueuedEvent[]): Promise<void> {
+  if (await admitEvents(c, deps, events)) await deps.queue.enqueueEvents(events);
+}

@@ -4,9 +4,7 @@
  * server can return them as they are.
  */
 import { z } from 'zod';
-import { LIMITS, SITE_ID_PATTERN, UNSTORABLE } from './limits.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { LIMITS, SITE_ID_PATTERN, UNSTORABLE, UUID_PATTERN } from './limits.js';
 
 /** The message for a string PostgreSQL cannot store, naming the field. */
 function unstorableMessage(field: string, input: unknown): string {
@@ -40,7 +38,7 @@ function optionalText(field: string, max: number) {
 }
 
 function uuid(field: string) {
-  return z.string({ error: `${field} must be a UUID` }).regex(UUID, `${field} must be a UUID`);
+  return z.string({ error: `${field} must be a UUID` }).regex(UUID_PATTERN, `${field} must be a UUID`);
 }
 
 const ISO_DATETIME = z.iso.datetime({ offset: true, local: false });

@@ -24,6 +24,9 @@ export const LIMITS = {
 
 export const SITE_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
+/** Any UUID (ids from clients need not be version 4). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * NUL, which PostgreSQL text cannot hold, and unpaired UTF-16 surrogates, which
  * jsonb refuses (and text would silently turn into U+FFFD). Refused at the

@@ -3,22 +3,20 @@ import { type EventAccepted, eventSchema, formatIssues } from '@tally/shared';
 import { Hono } from 'hono';
 import { ValidationError } from '../errors.js';
 import { readJsonBody, toQueuedEvent } from '../ingest.js';
-import { admitEvents } from '../ingest-guard.js';
+import { enqueueAdmitted } from '../ingest-guard.js';
 import type { IngestDeps } from './ingest-deps.js';
 
 export function eventRoutes(deps: IngestDeps) {
-  const { queue, visitors } = deps;
+  const { visitors } = deps;
   return new Hono().post('/', async (c) => {
     const parsed = eventSchema.safeParse(await readJsonBody(c));
     if (!parsed.success) throw new ValidationError(formatIssues(parsed.error.issues));
 
-    const found = visitors.forRequest(c);
-    const requestVisitors = found instanceof Promise ? await found : found;
+    const requestVisitors = await visitors.forRequest(c);
     const visitorId = requestVisitors.of(parsed.data.siteId, parsed.data.visitorId);
     const event = toQueuedEvent(parsed.data, visitorId, Date.now());
     const events = [event];
-    const admitted = admitEvents(c, deps, events);
-    if (admitted === true || (admitted !== false && (await admitted))) await queue.enqueueEvents(events);
+    await enqueueAdmitted(c, deps, events);
 
     requestVisitors.finish(c);
     return c.json<EventAccepted>({ success: true, eventId: event.eventId, visitorId }, 202);

@@ -7,17 +7,16 @@ import { type BatchAccepted, batchSchema, eventSchema, formatIssues, type Queued
 import { Hono } from 'hono';
 import { ValidationError } from '../errors.js';
 import { readJsonBody, toQueuedEvent } from '../ingest.js';
-import { admitEvents } from '../ingest-guard.js';
+import { enqueueAdmitted } from '../ingest-guard.js';
 import type { IngestDeps } from './ingest-deps.js';
 
 export function eventsRoutes(deps: IngestDeps) {
-  const { queue, visitors } = deps;
+  const { visitors } = deps;
   return new Hono().post('/', async (c) => {
     const envelope = batchSchema.safeParse(await readJsonBody(c));
     if (!envelope.success) throw new ValidationError(formatIssues(envelope.error.issues));
 
-    const found = visitors.forRequest(c);
-    const requestVisitors = found instanceof Promise ? await found : found;
+    const requestVisitors = await visitors.forRequest(c);
     const receivedAt = Date.now();
     const accepted: QueuedEvent[] = [];
     const rejected: BatchAccepted['rejected'] = [];
@@ -33,8 +32,7 @@ export function eventsRoutes(deps: IngestDeps) {
     if (accepted.length === 0) {
       throw new ValidationError(rejected.flatMap((r) => r.message.map((m) => `events.${r.index}.${m}`)));
     }
-    const admitted = admitEvents(c, deps, accepted);
-    if (admitted === true || (admitted !== false && (await admitted))) await queue.enqueueEvents(accepted);
+    await enqueueAdmitted(c, deps, accepted);
 
     requestVisitors.finish(c);
     c.set('batchSplit', { accepted: accepted.length, rejected: rejected.length });
