@@ -4,7 +4,7 @@
  * come from @tally/shared's limits module, which holds plain constants; the
  * minifier inlines them, so no schema code reaches the browser.
  */
-import { LIMITS } from '../../shared/src/limits.js';
+import { LIMITS } from '@tally/shared/limits';
 
 /** `{"events":[]}` is 13 bytes; less the one comma too many that counting one per event adds. */
 const ENVELOPE_BYTES = 12;
