@@ -1,8 +1,8 @@
 /**
  * Builds the Hono app from its dependencies (`createApp(deps)`); `main.ts`
  * wires real connections and tests wire their own. Nothing here opens a
- * connection. An event's way: `routes/event.ts` → `queue/` →
- * `worker/fold-batch.ts` → `db/schema/`.
+ * connection. An event's way: `ingest/routes.ts` → `ingest/accept.ts` →
+ * `queue/` → `worker/fold-batch.ts` → `db/schema/`.
  */
 import type { Queue } from 'bullmq';
 import type { Hono as HonoApp } from 'hono';
@@ -12,29 +12,25 @@ import type { Logger } from 'pino';
 import type { Database } from './db/client.js';
 import type { Env } from './env.js';
 import { NotFoundError, toHttpError } from './errors.js';
+import { BULL_BOARD_PATH, bullBoardRoutes } from './http/admin.js';
+import { apiKeyAuth } from './http/api-key.js';
+import { optionalBasicAuth } from './http/basic-auth.js';
+import { bodyLimit } from './http/body-limit.js';
+import { ingestCors, statsCors } from './http/cors.js';
+import { docsRoutes } from './http/docs.js';
+import { methodNotAllowed } from './http/method-not-allowed.js';
+import { ingestMetrics, requestMetrics } from './http/metrics-middleware.js';
+import { metricsRoutes } from './http/metrics-route.js';
+import { probeRoutes, queueHealthRoutes } from './http/ops.js';
+import { requestLogger } from './http/request-logger.js';
+import { trackerRoutes } from './http/tracker.js';
+import { createIngestDeps } from './ingest/accept.js';
+import type { RateLimitStore } from './ingest/rate-limit.js';
+import { ingestRoutes } from './ingest/routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { apiKeyAuth } from './middleware/api-key.js';
-import { optionalBasicAuth } from './middleware/basic-auth.js';
-import { bodyLimit } from './middleware/body-limit.js';
-import { ingestCors, statsCors } from './middleware/cors.js';
-import { methodNotAllowed } from './middleware/method-not-allowed.js';
-import { ingestMetrics, requestMetrics } from './middleware/metrics.js';
-import { requestLogger } from './middleware/request-logger.js';
-import { createBotFilter } from './privacy/bot-filter.js';
-import { postgresSaltStore } from './privacy/salts.js';
-import { cookielessVisitorIds, cookieVisitorIds } from './privacy/visitor-id.js';
+import type { StatsCache } from './query/stats-cache.js';
+import { statsRoutes } from './query/stats-routes.js';
 import type { EventQueue } from './queue/types.js';
-import { createRateLimiter, memoryRateLimitStore, type RateLimitStore } from './rate-limit.js';
-import { BULL_BOARD_PATH, bullBoardRoutes } from './routes/admin.js';
-import { docsRoutes } from './routes/docs.js';
-import { eventRoutes } from './routes/event.js';
-import { eventsRoutes } from './routes/events.js';
-import type { IngestDeps } from './routes/ingest-deps.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { probeRoutes, queueHealthRoutes } from './routes/ops.js';
-import { statsRoutes } from './routes/stats.js';
-import { trackerRoutes } from './routes/tracker.js';
-import type { StatsCache } from './stats-cache.js';
 
 export interface AppDeps {
   /** Serves `/api/stats`; a read replica when `STATS_DATABASE_URL` is set. */
@@ -57,30 +53,17 @@ export interface AppDeps {
   statsCache?: StatsCache;
 }
 
-/** The ingestion routes' dependencies, from the configuration (privacy mode, bots, rate limits). */
-function ingestDeps({ queue, config, logger, statsDb, db, rateLimitStore }: AppDeps): IngestDeps {
-  const visitors =
-    config.VISITOR_ID_MODE === 'cookieless'
-      ? cookielessVisitorIds({ salts: postgresSaltStore(db ?? statsDb), trustProxy: config.TRUST_PROXY })
-      : cookieVisitorIds({ domain: config.COOKIE_DOMAIN, crossSite: config.COOKIE_CROSS_SITE });
-  const rateLimiter = createRateLimiter({
-    store: rateLimitStore ?? memoryRateLimitStore(),
-    prefix: config.QUEUE_PREFIX,
-    ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
-    sitePerMinute: config.RATE_LIMIT_SITE_PER_MINUTE,
-    logger,
-  });
-  const deps: IngestDeps = { queue, visitors, trustProxy: config.TRUST_PROXY };
-  if (config.BOT_FILTER) deps.botFilter = createBotFilter();
-  if (rateLimiter) deps.rateLimiter = rateLimiter;
-  return deps;
-}
-
 export function createApp(deps: AppDeps): HonoApp {
   const { statsDb, pingDatabase, queue, config, logger } = deps;
   const metrics = deps.metrics ?? createMetrics({ queue });
   const app = new Hono();
-  const ingest = ingestDeps(deps);
+  const ingest = createIngestDeps({
+    queue,
+    config,
+    logger,
+    db: deps.db ?? statsDb,
+    rateLimitStore: deps.rateLimitStore,
+  });
 
   app.use(requestId());
   app.use(requestLogger({ logger }));
@@ -93,8 +76,7 @@ export function createApp(deps: AppDeps): HonoApp {
   app.use('/api/stats', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
   app.use('/api/stats', apiKeyAuth({ keys: config.STATS_API_KEYS }));
 
-  app.route('/api/event', eventRoutes(ingest));
-  app.route('/api/events', eventsRoutes(ingest));
+  app.route('/api', ingestRoutes(ingest));
   app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
   app.route('/api/queues', queueHealthRoutes({ queue }));
   app.route('/', probeRoutes({ queue, pingDatabase }));

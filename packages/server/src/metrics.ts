@@ -5,10 +5,9 @@
  * events; the worker counts jobs and how long an event took from the API
  * accepting it to its fold into PostgreSQL.
  */
-import type { QueuedEvent } from '@tally/shared';
+
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { BatchProcessor, EventQueue } from './queue/types.js';
-import type { FoldResult } from './worker/fold-batch.js';
+import type { BatchProcessor, EventQueue, FoldResult, QueuedEvent } from './queue/types.js';
 
 export interface Metrics {
   registry: Registry;

@@ -3,7 +3,7 @@
  * flight and after processing, workers racing on one site and day, a job
  * redelivered after its transaction committed, and a database outage.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBatchProcessor } from '../src/worker/processor.js';
 import {
   jsonOf,
@@ -143,14 +143,15 @@ describe('redelivery and outages', () => {
     try {
       stack = await startTestStack({ worker: false });
       proxy.cut();
-      stack.startWorker({ databaseUrl: proxy.urlFor(stack.testDatabase.url) });
+      const { logger, lines } = recordingLogger();
+      stack.startWorker({ databaseUrl: proxy.urlFor(stack.testDatabase.url), logger });
       const response = await postJson(stack.app, '/api/event', pageView({ siteId: 'outage' }));
       expect(response.status).toBe(202);
       const { eventId } = await jsonOf(response);
 
-      // Longer than the whole retry schedule of a failing job (2 s + 4 s + 8 s) would allow
-      // for a short test, the job keeps being tried and put back, never failed.
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      // Tried and put back more often than its 4 attempts would allow a failing job, yet never failed.
+      const returned = () => lines.filter((line) => line.msg === 'database unavailable; job returned to the queue');
+      await vi.waitFor(() => expect(returned().length).toBeGreaterThanOrEqual(5), { timeout: 20_000, interval: 50 });
       const [job] = await stack.queue.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized']);
       expect(job?.attemptsMade).toBe(0);
       expect((await stack.queue.counts()).failed).toBe(0);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { connectPostgres } from '../src/db/client.js';
 import { freePort, startServerProcess, stopAll, waitFor } from './processes.js';
@@ -19,6 +19,7 @@ import {
   jsonOf,
   pageView,
   postJson,
+  recordingLogger,
   silentLogger,
   startTcpProxy,
   startTestStack,
@@ -158,7 +159,10 @@ describe('services going away', () => {
     proxy = await startTcpProxy();
     stack = await startTestStack({ worker: false });
     const current = stack;
-    current.startWorker({ databaseUrl: proxy.urlFor(current.testDatabase.url), concurrency: 4 });
+    const { logger, lines } = recordingLogger();
+    const returned = () =>
+      lines.filter((line) => line.msg === 'database unavailable; job returned to the queue').length;
+    current.startWorker({ databaseUrl: proxy.urlFor(current.testDatabase.url), concurrency: 4, logger });
     const batches = makeBatches('pg_outage', 6_000, 20);
     let sent = 0;
     const started = Date.now();
@@ -174,10 +178,11 @@ describe('services going away', () => {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
-    // Halfway through the outage the worker's database is gone; nothing new is stored.
-    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    // Once the worker has met the outage its database is gone: whatever it tries next stores nothing.
+    await vi.waitFor(() => expect(returned()).toBeGreaterThan(0), { timeout: 15_000, interval: 20 });
     const storedMidOutage = await countIn(current.testDatabase.url, 'select count(*) as n from raw_events');
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const triesSoFar = returned();
+    await vi.waitFor(() => expect(returned()).toBeGreaterThan(triesSoFar + 2), { timeout: 15_000, interval: 20 });
     expect(await countIn(current.testDatabase.url, 'select count(*) as n from raw_events')).toBe(storedMidOutage);
     // Readiness through the database it cannot reach says so.
     const unreachable = connectPostgres(proxy.urlFor(current.testDatabase.url), 1);

@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { connectPostgres } from '../src/db/client.js';
 import { openEmbeddedDatabase } from '../src/db/embedded.js';
-import { postgresSaltStore } from '../src/privacy/salts.js';
-import { hashVisitorId } from '../src/privacy/visitor-id.js';
+import { postgresSaltStore } from '../src/ingest/salts.js';
+import { hashVisitorId } from '../src/ingest/visitor.js';
 import { readEvictionPolicy, warnUnlessNoEviction } from '../src/queue/redis-checks.js';
 import { deleteExpiredRawEvents, retentionCutoff, startRetention } from '../src/worker/retention.js';
 import {

@@ -10,11 +10,11 @@ import { Hono } from 'hono';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { clientIp } from '../src/client-ip.js';
 import type { Database } from '../src/db/client.js';
 import { loadEnv } from '../src/env.js';
+import { clientIp } from '../src/ingest/client-ip.js';
+import { redisRateLimitStore } from '../src/ingest/rate-limit.js';
 import { createRedisConnection } from '../src/queue/connection.js';
-import { redisRateLimitStore } from '../src/rate-limit.js';
 import {
   jsonOf,
   pageView,

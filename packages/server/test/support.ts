@@ -5,19 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import type { QueuedEvent } from '@tally/shared';
+import type { Queue } from 'bullmq';
+import type { Hono } from 'hono';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { type Logger, pino } from 'pino';
-import { createApp } from '../src/app.js';
 import { connectPostgres, type DatabaseHandle } from '../src/db/client.js';
 import { migratePostgres } from '../src/db/migrate.js';
 import { type Env, loadEnv } from '../src/env.js';
-import { createRedisConnection } from '../src/queue/connection.js';
-import { createBullEventsQueue, startBullWorker } from '../src/queue/events-queue.js';
-import type { QueueWorker } from '../src/queue/types.js';
-import { createStatsCache } from '../src/stats-cache.js';
-import { createBatchProcessor } from '../src/worker/processor.js';
+import type { BatchProcessor, EventQueue, EventsJobData, QueueWorker } from '../src/queue/types.js';
+import { openServices, type Services } from '../src/services.js';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -83,10 +80,11 @@ export function testConfig(overrides: Record<string, string> = {}): Env {
 }
 
 export interface TestStack {
-  app: ReturnType<typeof createApp>;
+  app: Hono;
+  services: Services;
   database: DatabaseHandle;
   testDatabase: TestDatabase;
-  queue: ReturnType<typeof createBullEventsQueue>;
+  queue: EventQueue & { queue: Queue<EventsJobData> };
   prefix: string;
   config: Env;
   /**
@@ -102,68 +100,43 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+/** A Tally on its own database and queue prefix, wired by `services.ts` as `main.ts` wires it. */
 export async function startTestStack(
   options: {
     worker?: boolean;
     env?: Record<string, string>;
     /** Replaces the real batch processor, e.g. to fail on purpose. */
-    processor?: (events: QueuedEvent[]) => Promise<unknown>;
+    processor?: BatchProcessor;
   } = {},
 ): Promise<TestStack> {
   const testDatabase = await createTestDatabase();
   const prefix = uniqueQueuePrefix();
   const config = testConfig({ DATABASE_URL: testDatabase.url, QUEUE_PREFIX: prefix, ...options.env });
-  const database = connectPostgres(testDatabase.url, 8);
-  const producer = createRedisConnection(config, 'producer');
-  const queue = createBullEventsQueue({ connection: producer, prefix, logger: silentLogger });
-  await queue.queue.waitUntilReady();
-  // Wired as main.ts wires it: the stack's workers' folds invalidate the stats cache.
-  const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
-  const app = createApp({
-    statsDb: database.db,
-    pingDatabase: database.ping,
-    queue,
-    config,
-    logger: silentLogger,
-    bullQueue: queue.queue,
-    statsCache,
-  });
+  const services = await openServices(config, silentLogger);
+  const queue = services.queue as TestStack['queue'];
   const workers: QueueWorker[] = [];
   const pool = new pg.Pool({ connectionString: testDatabase.url, max: 2 });
 
   const stack: TestStack = {
-    app,
-    database,
+    app: services.createApp(),
+    services,
+    database: services.database,
     testDatabase,
     queue,
     prefix,
     config,
-    startWorker({
-      concurrency = config.WORKER_CONCURRENCY,
-      databaseUrl = testDatabase.url,
-      logger = silentLogger,
-    } = {}) {
-      const workerDatabase = connectPostgres(databaseUrl, concurrency);
-      const processor =
-        options.processor ??
-        createBatchProcessor({
-          db: workerDatabase.db,
-          logger,
-          concurrency,
-          onFolded: (_, events) => statsCache.invalidateSites(new Set(events.map((event) => event.siteId))),
-        });
-      const bullWorker = startBullWorker({
-        connection: createRedisConnection(config, 'worker'),
-        prefix,
+    startWorker({ concurrency = config.WORKER_CONCURRENCY, databaseUrl, logger = silentLogger } = {}) {
+      const workerDatabase = databaseUrl ? connectPostgres(databaseUrl, concurrency) : undefined;
+      const queueWorker = services.startWorker({
         concurrency,
-        processor,
         logger,
-        lockMs: config.JOB_LOCK_MS,
+        ...(workerDatabase ? { database: workerDatabase } : {}),
+        ...(options.processor ? { processor: options.processor } : {}),
       });
       const worker: QueueWorker = {
         async close() {
-          await bullWorker.close();
-          await workerDatabase.close();
+          await queueWorker.close();
+          await workerDatabase?.close();
         },
       };
       workers.push(worker);
@@ -184,10 +157,8 @@ export async function startTestStack(
     },
     async close() {
       await Promise.all(workers.map((worker) => worker.close()));
-      await queue.close();
-      producer.disconnect();
+      await services.close();
       await pool.end();
-      await database.close();
       await deleteQueueKeys(prefix);
       await testDatabase.drop();
     },

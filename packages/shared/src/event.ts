@@ -4,7 +4,8 @@
  * server can return them as they are.
  */
 import { z } from 'zod';
-import { LIMITS, SITE_ID_PATTERN, UNSTORABLE, UUID_PATTERN } from './limits.js';
+import { LIMITS, UNSTORABLE, UUID_PATTERN } from './limits.js';
+import { siteIdSchema } from './sites.js';
 
 /** The message for a string PostgreSQL cannot store, naming the field. */
 function unstorableMessage(field: string, input: unknown): string {
@@ -110,10 +111,7 @@ export const propsSchema = z.preprocess(
 
 export const eventSchema = z.strictObject(
   {
-    siteId: text('siteId', LIMITS.siteIdMaxLength).regex(
-      SITE_ID_PATTERN,
-      'siteId must contain only letters, digits and _ . : -',
-    ),
+    siteId: siteIdSchema,
     eventType: text('eventType', LIMITS.eventTypeMaxLength),
     path: text('path', LIMITS.pathMaxLength),
     timestamp: timestampSchema,
@@ -140,37 +138,3 @@ export const batchSchema = z.strictObject(
 export type EventInput = z.input<typeof eventSchema>;
 /** An event after validation. */
 export type Event = z.output<typeof eventSchema>;
-export type BatchInput = { events: EventInput[] };
-
-/**
- * An event as the server queues it: identity resolved, ids filled in, the time
- * it was received attached. This is what a job carries to the worker.
- */
-export interface QueuedEvent {
-  eventId: string;
-  visitorId: string;
-  siteId: string;
-  eventType: string;
-  path: string;
-  /** ISO 8601, as the client sent it. */
-  timestamp: string;
-  userId?: string;
-  referrer?: string;
-  props?: Record<string, string | number | boolean>;
-  /** Epoch milliseconds at which the API accepted the event. */
-  receivedAt: number;
-}
-
-export interface EventAccepted {
-  success: true;
-  eventId: string;
-  visitorId: string;
-}
-
-export interface BatchAccepted {
-  success: true;
-  accepted: number;
-  eventIds: string[];
-  rejected: { index: number; message: string[] }[];
-  visitorId: string;
-}

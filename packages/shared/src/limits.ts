@@ -43,3 +43,6 @@ export const EVENTS_QUEUE_NAME = 'analytics-events';
 export const VISITOR_COOKIE = 'visitor_id';
 
 export const VISITOR_COOKIE_MAX_AGE_SECONDS = 31_536_000;
+
+/** One day in milliseconds: UTC days are this long; site-local days may not be. */
+export const DAY_MS = 86_400_000;

@@ -1,6 +1,7 @@
 /** The stats query and its answer (SPEC §2, GET /api/stats). */
 import { z } from 'zod';
-import { LIMITS, SITE_ID_PATTERN, UNSTORABLE } from './limits.js';
+import { DAY_MS, LIMITS, UNSTORABLE } from './limits.js';
+import { siteIdSchema } from './sites.js';
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -16,19 +17,13 @@ function dateParam(field: string) {
     .refine(isRealDate, `${field} must be a real calendar date`);
 }
 
-export const DAY_MS = 86_400_000;
-
 export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);
 }
 
 export const statsQuerySchema = z
   .object({
-    siteId: z
-      .string({ error: 'siteId should not be empty' })
-      .min(1, { message: 'siteId should not be empty', abort: true })
-      .max(LIMITS.siteIdMaxLength, `siteId must be at most ${LIMITS.siteIdMaxLength} characters`)
-      .regex(SITE_ID_PATTERN, 'siteId must contain only letters, digits and _ . : -'),
+    siteId: siteIdSchema,
     date: dateParam('date').optional(),
     from: dateParam('from').optional(),
     to: dateParam('to').optional(),

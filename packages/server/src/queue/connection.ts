@@ -9,10 +9,6 @@ import type { Env } from '../env.js';
 export type RedisSettings = Pick<Env, 'REDIS_URL' | 'REDIS_HOST' | 'REDIS_PORT' | 'REDIS_DB' | 'REDIS_PASSWORD'> &
   Partial<Pick<Env, 'REDIS_TLS'>>;
 
-export function hasRedisSettings(env: RedisSettings): boolean {
-  return env.REDIS_URL !== undefined || env.REDIS_HOST !== undefined;
-}
-
 const retryStrategy = (times: number) => Math.min(200 * 2 ** times, 5_000);
 
 /**

@@ -4,23 +4,28 @@
  * that arrive together are group-committed into one job (`group-commit.ts`);
  * a request's events are never split across jobs.
  */
-import { EVENTS_QUEUE_NAME, type QueuedEvent } from '@tally/shared';
+import { EVENTS_QUEUE_NAME } from '@tally/shared';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
-import { createGroupCommit } from '../group-commit.js';
-import type { BatchProcessor, EventQueue, EventsJobData, QueueWorker } from './types.js';
-
-export const EVENTS_JOB_OPTIONS = {
-  attempts: 4,
-  backoff: { type: 'exponential', delay: 2_000 },
-  removeOnComplete: true,
-  removeOnFail: false,
-} as const;
+import { withTimeout } from '../timeouts.js';
+import { createGroupCommit } from './group-commit.js';
+import {
+  type BatchProcessor,
+  DATABASE_OUTAGE_PAUSE_MS,
+  EVENTS_JOB_OPTIONS,
+  type EventQueue,
+  type EventsJobData,
+  type QueuedEvent,
+  type QueueWorker,
+} from './types.js';
 
 /** A queue write that Redis has not acknowledged by then answers 503; the client resends with the same ids. */
 const ENQUEUE_TIMEOUT_MS = 5_000;
+
+/** Requests that arrive together share a job of at most this many events (whole requests are never split), with this many queue writes under way at once. */
+const GROUP_COMMIT = { maxEvents: 1_000, maxInFlight: 4 };
 
 export interface BullQueueOptions {
   /** See `connection.ts`: fail-fast for producers, patient for workers. */
@@ -29,29 +34,7 @@ export interface BullQueueOptions {
   logger: Logger;
 }
 
-export interface GroupCommitSettings {
-  /** Events per job at most (whole requests are never split). */
-  maxEvents: number;
-  /** Queue writes under way at once. */
-  maxInFlight: number;
-}
-
-export const DEFAULT_GROUP_COMMIT: GroupCommitSettings = { maxEvents: 1_000, maxInFlight: 4 };
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`queue write timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export function createBullEventsQueue({
-  connection,
-  prefix,
-  logger,
-  groupCommit = DEFAULT_GROUP_COMMIT,
-}: BullQueueOptions & { groupCommit?: GroupCommitSettings }): EventQueue & {
+export function createBullEventsQueue({ connection, prefix, logger }: BullQueueOptions): EventQueue & {
   queue: Queue<EventsJobData>;
 } {
   const queue = new Queue<EventsJobData>(EVENTS_QUEUE_NAME, {
@@ -62,10 +45,14 @@ export function createBullEventsQueue({
   queue.on('error', (error) => logger.error({ err: error }, 'queue connection error'));
   const jobs = createGroupCommit<QueuedEvent>({
     write: async (events) => {
-      await withTimeout(queue.add('batch', { events }), ENQUEUE_TIMEOUT_MS);
+      await withTimeout(
+        queue.add('batch', { events }),
+        ENQUEUE_TIMEOUT_MS,
+        `queue write timed out after ${ENQUEUE_TIMEOUT_MS} ms`,
+      );
     },
-    maxItems: groupCommit.maxEvents,
-    maxInFlight: groupCommit.maxInFlight,
+    maxItems: GROUP_COMMIT.maxEvents,
+    maxInFlight: GROUP_COMMIT.maxInFlight,
   });
 
   return {
@@ -102,9 +89,6 @@ export interface BullWorkerOptions extends BullQueueOptions {
    */
   lockMs?: number;
 }
-
-/** While PostgreSQL is unreachable the worker pauses this long between tries, spending no attempts. */
-export const DATABASE_OUTAGE_PAUSE_MS = 1_000;
 
 export function startBullWorker({
   connection,

@@ -4,12 +4,11 @@
  * its attempts run out and is then kept as failed, and a clean stop drains
  * what is queued.
  */
-import type { QueuedEvent } from '@tally/shared';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
-import { QueueUnavailableError } from '../errors.js';
-import { EVENTS_JOB_OPTIONS } from './events-queue.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
 import { createInProcessQueue } from './in-process-queue.js';
+import { EVENTS_JOB_OPTIONS, type QueuedEvent } from './types.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -25,15 +24,23 @@ function event(n: number): QueuedEvent {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Lets the queue's own timers and promise callbacks run as far as `ms` of fake time. */
+const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 describe('in-process queue', () => {
-  it('uses the BullMQ job options by default', async () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('uses the BullMQ job options by default: the first retry 2 s after a failure', async () => {
     expect(EVENTS_JOB_OPTIONS).toMatchObject({ attempts: 4, backoff: { type: 'exponential', delay: 2_000 } });
     const queue = createInProcessQueue({ logger });
     const seen: number[] = [];
     const started = Date.now();
-    const worker = queue.startWorker({
+    queue.startWorker({
       concurrency: 1,
       processor: async () => {
         seen.push(Date.now() - started);
@@ -41,11 +48,11 @@ describe('in-process queue', () => {
       },
     });
     await queue.enqueueEvents([event(1)]);
-    await sleep(2_300);
-    // The first retry comes 2 s after the failure, as BullMQ's backoff would.
-    expect(seen).toHaveLength(2);
-    expect(seen[1] as number).toBeGreaterThanOrEqual(1_950);
-    await worker.close();
+    await advance(1_999);
+    expect(seen).toEqual([0]);
+    await advance(1);
+    expect(seen).toEqual([0, 2_000]);
+    expect(await queue.counts()).toMatchObject({ failed: 0, delayed: 0, waiting: 0, active: 0 });
   });
 
   it('runs every job once, at most `concurrency` at a time', async () => {
@@ -58,41 +65,58 @@ describe('in-process queue', () => {
       processor: async (events) => {
         active++;
         peak = Math.max(peak, active);
-        await sleep(10);
+        await new Promise((resolve) => setTimeout(resolve, 10));
         done.push(...events.map((e) => e.path));
         active--;
       },
     });
     for (let n = 0; n < 20; n++) await queue.enqueueEvents([event(n)]);
+    await advance(100);
     await worker.close();
     expect(done.sort()).toEqual(Array.from({ length: 20 }, (_, n) => `/${n}`).sort());
     expect(peak).toBe(3);
-    expect(await queue.counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0, total: 0 });
+    expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, failed: 0, delayed: 0, total: 0 });
   });
 
-  it('retries with doubling backoff, then keeps the job as failed', async () => {
+  it('retries with doubling backoff (20, 40, 80 ms), then keeps the job as failed', async () => {
     const queue = createInProcessQueue({ logger, backoffMs: 20 });
     const tries: number[] = [];
-    const worker = queue.startWorker({
+    const started = Date.now();
+    queue.startWorker({
       concurrency: 2,
       processor: async () => {
-        tries.push(Date.now());
-        throw new Error('database down');
+        tries.push(Date.now() - started);
+        throw new Error('bad batch');
       },
     });
     await queue.enqueueEvents([event(1)]);
-    await sleep(10);
-    expect((await queue.counts()).delayed).toBe(1);
-    for (let waited = 0; tries.length < 4 && waited < 2_000; waited += 10) await sleep(10);
-    await sleep(20);
-    expect(tries).toHaveLength(4);
-    const gaps = tries.slice(1).map((at, i) => at - (tries[i] as number));
-    // 20, 40, 80 ms: each wait at least its backoff, and each longer than the one before.
-    expect(gaps[0]).toBeGreaterThanOrEqual(19);
-    expect(gaps[1]).toBeGreaterThanOrEqual(39);
-    expect(gaps[2]).toBeGreaterThanOrEqual(79);
+    await advance(0);
+    expect(await queue.counts()).toMatchObject({ delayed: 1, failed: 0 });
+    await advance(200);
+    expect(tries).toEqual([0, 20, 60, 140]);
     expect(await queue.counts()).toMatchObject({ failed: 1, delayed: 0, waiting: 0, active: 0, total: 1 });
-    await worker.close();
+  });
+
+  it('a database outage returns the job without spending an attempt', async () => {
+    const queue = createInProcessQueue({ logger, backoffMs: 20 });
+    let outages = 6; // more than the job's 4 attempts
+    let badTries = 3; // then it still has all 4 attempts for a real failure
+    const folded: string[] = [];
+    queue.startWorker({
+      concurrency: 1,
+      processor: async (events) => {
+        if (outages-- > 0) throw new DatabaseUnavailableError(new Error('connect ECONNREFUSED'));
+        if (badTries-- > 0) throw new Error('lock timeout');
+        folded.push(...events.map((e) => e.path));
+      },
+    });
+    await queue.enqueueEvents([event(1)]);
+    await advance(0);
+    // Waiting out an outage is a fixed pause, not the job's backoff.
+    expect(await queue.counts()).toMatchObject({ delayed: 1, failed: 0 });
+    await advance(10_000);
+    expect(folded).toEqual(['/1']);
+    expect(await queue.counts()).toMatchObject({ failed: 0, delayed: 0, waiting: 0, total: 0 });
   });
 
   it('a clean stop runs what is waiting and what waits for a retry', async () => {
@@ -110,13 +134,16 @@ describe('in-process queue', () => {
       },
     });
     await queue.enqueueEvents([event(1)]);
-    await sleep(10);
+    await advance(0);
     await queue.enqueueEvents([event(2)]);
     await queue.close();
     await expect(queue.enqueueEvents([event(3)])).rejects.toBeInstanceOf(QueueUnavailableError);
     const stopped = Date.now();
-    await worker.close();
-    expect(Date.now() - stopped).toBeLessThan(1_000);
+    const closing = worker.close();
+    await advance(0);
+    await closing;
+    // No fake time passed: the job due for a retry in 60 s ran at once.
+    expect(Date.now() - stopped).toBe(0);
     expect(done.sort()).toEqual(['/1', '/2']);
   });
 });

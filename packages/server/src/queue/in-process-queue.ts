@@ -7,11 +7,17 @@
  * Events waiting here are lost if the process crashes (a clean SIGTERM drains
  * them first); that is the price of needing no Redis, and `main.ts` says so.
  */
-import type { QueuedEvent } from '@tally/shared';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
-import { DATABASE_OUTAGE_PAUSE_MS, EVENTS_JOB_OPTIONS } from './events-queue.js';
-import type { BatchProcessor, EventQueue, QueueCounts, QueueWorker } from './types.js';
+import {
+  type BatchProcessor,
+  DATABASE_OUTAGE_PAUSE_MS,
+  EVENTS_JOB_OPTIONS,
+  type EventQueue,
+  type QueueCounts,
+  type QueuedEvent,
+  type QueueWorker,
+} from './types.js';
 
 interface Job {
   id: number;

@@ -1,18 +1,58 @@
 /**
- * The queue interface the routes and `main.ts` speak. BullMQ implements it
- * (`events-queue.ts`); the embedded default implements it in process. Neither
- * imports the worker: `main.ts` hands them the batch processor.
+ * What both queues share: the job's payload, the interface the routes and the
+ * wiring speak, and BullMQ's job options (which the in-process queue copies).
+ * BullMQ implements it (`events-queue.ts`), the embedded default implements it
+ * in process (`in-process-queue.ts`). Neither imports the worker: the wiring
+ * (`services.ts`) hands them the batch processor.
  */
-import type { QueuedEvent } from '@tally/shared';
+import type { QueueCounts } from '@tally/shared';
 
-export interface QueueCounts {
-  waiting: number;
-  active: number;
-  completed: number;
-  failed: number;
-  delayed: number;
-  total: number;
+export type { QueueCounts };
+
+/**
+ * An event as the server queues it: identity resolved, ids filled in, the time
+ * it was received attached. This is what a job carries to the worker.
+ */
+export interface QueuedEvent {
+  eventId: string;
+  visitorId: string;
+  siteId: string;
+  eventType: string;
+  path: string;
+  /** ISO 8601, as the client sent it. */
+  timestamp: string;
+  userId?: string;
+  referrer?: string;
+  props?: Record<string, string | number | boolean>;
+  /** Epoch milliseconds at which the API accepted the event. */
+  receivedAt: number;
 }
+
+export interface EventsJobData {
+  events: QueuedEvent[];
+}
+
+/** SPEC §4: the first try plus 3 retries at 2 s, 4 s and 8 s; completed jobs dropped, failed ones kept. */
+export const EVENTS_JOB_OPTIONS = {
+  attempts: 4,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: true,
+  removeOnFail: false,
+} as const;
+
+/** How long a worker pauses taking jobs while PostgreSQL is unreachable (no attempt is spent). */
+export const DATABASE_OUTAGE_PAUSE_MS = 1_000;
+
+/** What folding one batch did. */
+export interface FoldResult {
+  /** Events new to `raw_events`, hence counted. */
+  inserted: number;
+  /** Events already stored (redelivery or resend), hence not counted again. */
+  duplicates: number;
+}
+
+/** What a worker does with one job: fold its events into the database. */
+export type BatchProcessor = (events: QueuedEvent[]) => Promise<unknown>;
 
 export interface EventQueue {
   /** Resolves once the events are durable in the queue; rejects with `QueueUnavailableError` otherwise. */
@@ -23,14 +63,7 @@ export interface EventQueue {
   close(): Promise<void>;
 }
 
-/** What a worker does with one job: fold its events into the database. */
-export type BatchProcessor = (events: QueuedEvent[]) => Promise<unknown>;
-
 export interface QueueWorker {
   /** Stops taking jobs, waits for the active ones, closes connections. */
   close(): Promise<void>;
-}
-
-export interface EventsJobData {
-  events: QueuedEvent[];
 }

@@ -1,8 +1,8 @@
-import type { QueuedEvent } from '@tally/shared';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
+import type { QueuedEvent } from '../queue/types.js';
 import { foldBatch } from './fold-batch.js';
 
 let n = 0;

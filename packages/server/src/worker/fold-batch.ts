@@ -3,18 +3,21 @@
  * one statement inserts the raw events and aggregates only the rows that this
  * very statement inserted, so a redelivered job, a retried job or a client's
  * resend never counts twice. Every upsert walks its keys in sorted order, so
- * concurrent workers queue behind each other instead of deadlocking.
+ * concurrent workers queue behind each other instead of deadlocking. Tables
+ * are named by their drizzle definitions, so a renamed table fails the build.
  */
-import type { QueuedEvent } from '@tally/shared';
+
 import { sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
-
-export interface FoldResult {
-  /** Events new to `raw_events`, hence counted. */
-  inserted: number;
-  /** Events already stored (redelivery or resend), hence not counted again. */
-  duplicates: number;
-}
+import {
+  rawEvents,
+  siteDailyAggregates,
+  siteDailyEventCounts,
+  siteDailyEventVisitors,
+  siteDailyPathCounts,
+  siteDailyUniqueUsers,
+} from '../db/schema/index.js';
+import type { FoldResult, QueuedEvent } from '../queue/types.js';
 
 export async function foldBatch(db: Database, events: readonly QueuedEvent[]): Promise<FoldResult> {
   if (events.length === 0) return { inserted: 0, duplicates: 0 };
@@ -33,14 +36,14 @@ export async function foldBatch(db: Database, events: readonly QueuedEvent[]): P
       )
     ),
     inserted AS (
-      INSERT INTO raw_events (event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)
+      INSERT INTO ${rawEvents} (event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)
       SELECT event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props
       FROM input ORDER BY event_id
       ON CONFLICT (event_id) DO NOTHING
       RETURNING site_id, event_date, event_type, path, user_id, visitor_id
     ),
     new_visitors AS (
-      INSERT INTO site_daily_unique_users (site_id, date, user_id, visitor_id)
+      INSERT INTO ${siteDailyUniqueUsers} (site_id, date, user_id, visitor_id)
       SELECT site_id, event_date, max(user_id), visitor_id FROM inserted
       GROUP BY site_id, event_date, visitor_id ORDER BY site_id, event_date, visitor_id
       ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
@@ -53,7 +56,7 @@ export async function foldBatch(db: Database, events: readonly QueuedEvent[]): P
       SELECT site_id, event_date AS date, count(*) AS views FROM inserted GROUP BY site_id, event_date
     ),
     daily_totals AS (
-      INSERT INTO site_daily_aggregates AS a (site_id, date, total_views, unique_users)
+      INSERT INTO ${siteDailyAggregates} AS a (site_id, date, total_views, unique_users)
       SELECT d.site_id, d.date, d.views, coalesce(v.visitors, 0)
       FROM events_per_day d LEFT JOIN new_visitors_per_day v USING (site_id, date)
       ORDER BY d.site_id, d.date
@@ -62,19 +65,19 @@ export async function foldBatch(db: Database, events: readonly QueuedEvent[]): P
             unique_users = a.unique_users + excluded.unique_users
     ),
     path_views AS (
-      INSERT INTO site_daily_path_counts AS p (site_id, date, path, views)
+      INSERT INTO ${siteDailyPathCounts} AS p (site_id, date, path, views)
       SELECT site_id, event_date, path, count(*) FROM inserted
       GROUP BY site_id, event_date, path ORDER BY site_id, event_date, path
       ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
     ),
     event_type_counts AS (
-      INSERT INTO site_daily_event_counts AS t (site_id, date, event_type, path, events)
+      INSERT INTO ${siteDailyEventCounts} AS t (site_id, date, event_type, path, events)
       SELECT site_id, event_date, event_type, path, count(*) FROM inserted
       GROUP BY site_id, event_date, event_type, path ORDER BY site_id, event_date, event_type, path
       ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
     ),
     event_type_visitors AS (
-      INSERT INTO site_daily_event_visitors (site_id, date, event_type, visitor_id)
+      INSERT INTO ${siteDailyEventVisitors} (site_id, date, event_type, visitor_id)
       SELECT DISTINCT site_id, event_date, event_type, visitor_id FROM inserted
       ORDER BY site_id, event_date, event_type, visitor_id
       ON CONFLICT DO NOTHING

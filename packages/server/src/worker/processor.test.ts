@@ -1,9 +1,8 @@
-import type { QueuedEvent } from '@tally/shared';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
-import type { FoldResult } from './fold-batch.js';
+import type { FoldResult, QueuedEvent } from '../queue/types.js';
 import { createBatchProcessor } from './processor.js';
 
 const event = (siteId: string, overrides: Partial<QueuedEvent> = {}): QueuedEvent => ({

@@ -14,12 +14,11 @@
  * failure propagates, and the queue retries the job — safe, because the fold
  * is exactly-once.
  */
-import type { QueuedEvent } from '@tally/shared';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
 import { DatabaseUnavailableError, isDatabaseConnectionError } from '../errors.js';
-import { createGroupCommit } from '../group-commit.js';
-import type { FoldResult } from './fold-batch.js';
+import { createGroupCommit } from '../queue/group-commit.js';
+import type { FoldResult, QueuedEvent } from '../queue/types.js';
 import { foldBatch } from './fold-batch.js';
 
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
@@ -31,38 +30,28 @@ function sqlState(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Events one shared fold takes at most. */
+const MAX_EVENTS_PER_FOLD = 5_000;
+/** Folds under way at once: two let one fold insert its raw events while the other waits for its commit. */
+const FOLDS_IN_FLIGHT = 2;
+/**
+ * How long a fold waits for more jobs to join it (see `queue/group-commit.ts`).
+ * Every fold of a site and day rewrites the same aggregate and path rows and
+ * pays a commit, so fewer, larger folds leave more CPU to ingestion; 20 ms is
+ * small beside the freshness users expect of a stats page.
+ */
+const FOLD_LINGER_MS = 20;
+
 export interface ProcessorOptions {
   db: Database;
   logger: Logger;
   /** Called after each fold, for metrics. */
   onFolded?: (result: FoldResult, events: readonly QueuedEvent[]) => void;
-  /** Events one shared fold takes at most. */
-  maxEventsPerFold?: number;
-  /**
-   * Folds under way at once: two let one fold insert its raw events while the
-   * other waits for its commit.
-   */
-  foldsInFlight?: number;
-  /**
-   * How long a fold waits for more jobs to join it (see `group-commit.ts`).
-   * Every fold of a site and day rewrites the same aggregate and path rows and
-   * pays a commit, so fewer, larger folds leave more CPU to ingestion; 20 ms
-   * is small beside the freshness users expect of a stats page.
-   */
-  foldLingerMs?: number;
   /** Jobs the queue runs at once (`WORKER_CONCURRENCY`): a fold stops waiting once its share of them has joined. */
   concurrency?: number;
 }
 
-export function createBatchProcessor({
-  db,
-  logger,
-  onFolded,
-  maxEventsPerFold = 5_000,
-  foldsInFlight = 2,
-  foldLingerMs = 20,
-  concurrency = 10,
-}: ProcessorOptions) {
+export function createBatchProcessor({ db, logger, onFolded, concurrency = 10 }: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -80,10 +69,10 @@ export function createBatchProcessor({
 
   const shared = createGroupCommit<QueuedEvent>({
     write: async (events) => void (await foldWithRetries(events)),
-    maxItems: maxEventsPerFold,
-    maxInFlight: foldsInFlight,
-    lingerMs: foldLingerMs,
-    maxCallers: Math.max(1, Math.floor(concurrency / foldsInFlight)),
+    maxItems: MAX_EVENTS_PER_FOLD,
+    maxInFlight: FOLDS_IN_FLIGHT,
+    lingerMs: FOLD_LINGER_MS,
+    maxCallers: Math.max(1, Math.floor(concurrency / FOLDS_IN_FLIGHT)),
   });
 
   return async function processBatch(events: QueuedEvent[]): Promise<void> {

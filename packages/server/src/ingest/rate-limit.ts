@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { TooManyRequestsError } from './errors.js';
+import { TooManyRequestsError } from '../errors.js';
 
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 

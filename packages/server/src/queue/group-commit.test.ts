@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pageView, postJson, startTestStack, type TestStack } from '../test/support.js';
+import { pageView, postJson, startTestStack, type TestStack } from '../../test/support.js';
 import { createGroupCommit } from './group-commit.js';
 
 describe('createGroupCommit', () => {

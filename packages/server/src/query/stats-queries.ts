@@ -5,14 +5,14 @@
 import { LIMITS, type StatsQuery, type StatsResponse } from '@tally/shared';
 import { and, asc, between, desc, eq, sql, sum } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import { type Database, queryRows } from './client.js';
+import { type Database, queryRows } from '../db/client.js';
 import {
   siteDailyAggregates,
   siteDailyEventCounts,
   siteDailyEventVisitors,
   siteDailyPathCounts,
   siteDailyUniqueUsers,
-} from './schema/index.js';
+} from '../db/schema/index.js';
 
 /** Ties in top paths sort by path in byte order, whatever the database's collation. */
 const byPath = (column: AnyPgColumn) => sql`${column} COLLATE "C"`;
@@ -140,15 +140,6 @@ async function topPathsBetween(
       .limit(limit);
   }
   const t = siteDailyPathCounts;
-  if (from === to) {
-    const rows = await db
-      .select({ path: t.path, views: t.views })
-      .from(t)
-      .where(and(eq(t.siteId, siteId), eq(t.date, from)))
-      .orderBy(desc(t.views), byPath(t.path))
-      .limit(limit);
-    return rows.map((row) => ({ path: row.path, views: Number(row.views) }));
-  }
   const views = sql<number>`sum(${t.views})`.mapWith(Number);
   return db
     .select({ path: t.path, views })

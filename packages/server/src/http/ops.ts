@@ -2,6 +2,7 @@
 import { EVENTS_QUEUE_NAME } from '@tally/shared';
 import { Hono } from 'hono';
 import type { EventQueue } from '../queue/types.js';
+import { withTimeout } from '../timeouts.js';
 
 export interface OpsDeps {
   queue: EventQueue;
@@ -12,17 +13,11 @@ const READY_CHECK_TIMEOUT_MS = 2_000;
 
 /** `'ok'` or `'unreachable'`; the cause stays in the server's log, never in the response. */
 async function check(probe: () => Promise<void>): Promise<'ok' | 'unreachable'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), READY_CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([probe(), timeout]);
+    await withTimeout(probe(), READY_CHECK_TIMEOUT_MS);
     return 'ok';
   } catch {
     return 'unreachable';
-  } finally {
-    clearTimeout(timer);
   }
 }
 

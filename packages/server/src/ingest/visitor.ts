@@ -11,10 +11,36 @@
  *   nobody can link a visitor across days.
  */
 import { createHmac } from 'node:crypto';
+import { UUID_PATTERN, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE_SECONDS } from '@tally/shared';
 import type { Context } from 'hono';
-import { clientIp } from '../client-ip.js';
-import { type CookieOptions, readVisitorCookie, visitorCookie } from '../ingest.js';
+import { clientIp } from './client-ip.js';
 import type { SaltStore } from './salts.js';
+
+/** The `visitor_id` cookie's value when it holds a UUID; parsed by hand, as it is on every request. */
+export function readVisitorCookie(cookieHeader: string | undefined): string | undefined {
+  if (!cookieHeader) return undefined;
+  const name = `${VISITOR_COOKIE}=`;
+  let at = cookieHeader.indexOf(name);
+  while (at > 0 && cookieHeader[at - 1] !== ' ' && cookieHeader[at - 1] !== ';')
+    at = cookieHeader.indexOf(name, at + 1);
+  if (at < 0) return undefined;
+  const start = at + name.length;
+  const end = cookieHeader.indexOf(';', start);
+  const value = (end < 0 ? cookieHeader.slice(start) : cookieHeader.slice(start, end)).trim();
+  return UUID_PATTERN.test(value) ? value.toLowerCase() : undefined;
+}
+
+export interface CookieOptions {
+  domain?: string;
+  crossSite: boolean;
+}
+
+export function visitorCookie(visitorId: string, { domain, crossSite }: CookieOptions): string {
+  let cookie = `${VISITOR_COOKIE}=${visitorId}; Max-Age=${VISITOR_COOKIE_MAX_AGE_SECONDS}; Path=/; HttpOnly`;
+  cookie += crossSite ? '; SameSite=None; Secure' : '; SameSite=Lax';
+  if (domain) cookie += `; Domain=${domain}`;
+  return cookie;
+}
 
 export interface RequestVisitors {
   /** The visitor of one event of this request. */

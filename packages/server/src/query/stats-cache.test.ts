@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonOf, pageView, postJson, startTestStack, type TestStack } from '../test/support.js';
+import { jsonOf, pageView, postJson, startTestStack, type TestStack } from '../../test/support.js';
 import { createStatsCache } from './stats-cache.js';
 
 const answer = (body: string) => ({ status: 200 as const, body });

@@ -3,11 +3,21 @@
  * queue: bots are dropped without a word (the caller still answers 202), and
  * the rate limits are charged — one Redis round trip, none when they are off.
  */
-import type { QueuedEvent } from '@tally/shared';
+
 import type { Context } from 'hono';
+import type { QueuedEvent } from '../queue/types.js';
+import type { BotFilter } from './bot-filter.js';
+import { markFiltered } from './bot-filter.js';
 import { clientIp } from './client-ip.js';
-import { markFiltered } from './privacy/bot-filter.js';
-import type { IngestDeps } from './routes/ingest-deps.js';
+import type { RateLimiter } from './rate-limit.js';
+
+/** Who may send events: the bot filter and the rate limits, each absent when turned off. */
+export interface AdmissionGate {
+  botFilter?: BotFilter;
+  rateLimiter?: RateLimiter;
+  /** `TRUST_PROXY` as a number of hops, for the client IP the rate limiter counts. */
+  trustProxy: number;
+}
 
 function eventsBySite(events: readonly QueuedEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -22,7 +32,7 @@ function eventsBySite(events: readonly QueuedEvent[]): Map<string, number> {
  */
 export function admitEvents(
   c: Context,
-  { botFilter, rateLimiter, trustProxy }: IngestDeps,
+  { botFilter, rateLimiter, trustProxy }: AdmissionGate,
   events: readonly QueuedEvent[],
 ): boolean | Promise<boolean> {
   if (botFilter?.isBot(c)) {
@@ -31,12 +41,4 @@ export function admitEvents(
   }
   if (!rateLimiter) return true;
   return rateLimiter.admit(clientIp(c, trustProxy), eventsBySite(events)).then(() => true);
-}
-
-/**
- * The tail both ingestion routes share: queue the validated events unless the
- * gate drops them. Resolves once they are durable in the queue (or dropped).
- */
-export async function enqueueAdmitted(c: Context, deps: IngestDeps, events: QueuedEvent[]): Promise<void> {
-  if (await admitEvents(c, deps, events)) await deps.queue.enqueueEvents(events);
 }

@@ -3,9 +3,9 @@ import { zValidator } from '@hono/zod-validator';
 import { formatIssues, type StatsQuery, statsQuerySchema } from '@tally/shared';
 import { Hono } from 'hono';
 import type { Database } from '../db/client.js';
-import { readStats } from '../db/stats-queries.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import type { CachedAnswer, StatsCache } from '../stats-cache.js';
+import type { CachedAnswer, StatsCache } from './stats-cache.js';
+import { readStats } from './stats-queries.js';
 
 function notFound(query: StatsQuery): NotFoundError {
   const when = query.date ? `on ${query.date}` : `between ${query.from} and ${query.to}`;

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Hono } from 'hono';
-import { buildOpenApiDocument } from '../openapi.js';
+import { buildOpenApiDocument } from './openapi.js';
 
 const ASSETS = {
   'swagger-ui.css': 'text/css; charset=utf-8',
