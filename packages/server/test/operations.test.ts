@@ -4,6 +4,7 @@
  * Prometheus metrics from a per-app registry, and request ids.
  */
 import * as shared from '@tally/shared';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type AppDeps, createApp } from '../src/app.js';
@@ -117,14 +118,35 @@ describe('API docs', () => {
     const page = await app.request('/api');
     expect(page.status).toBe(200);
     const html = await page.text();
-    expect(html).toContain('/api/openapi.json');
+    expect(html).toContain('src="/api/docs/init.js"');
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(await (await app.request('/api/docs/init.js')).text()).toContain('"/api/openapi.json"');
     for (const asset of ['/api/docs/swagger-ui-bundle.js', '/api/docs/swagger-ui.css']) {
       const response = await app.request(asset);
       expect(response.status, asset).toBe(200);
       expect((await response.text()).length).toBeGreaterThan(1_000);
     }
     expect((await app.request('/api/docs/package.json')).status).toBe(404);
+  });
+
+  it('declares the stats key as a security scheme and no jsonSchemaDialect (which Swagger UI flags)', async () => {
+    const document = (await (await appWith().request('/api/openapi.json')).json()) as {
+      jsonSchemaDialect?: string;
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(document.jsonSchemaDialect).toBeUndefined();
+    expect(document.components.securitySchemes.statsKey).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(document.paths['/api/stats']?.get?.security).toContainEqual({ statsKey: [] });
+  });
+
+  it('works under a mount prefix: the page loads its assets and document from there', async () => {
+    const host = new Hono().route('/_t', appWith());
+    const html = await (await host.request('/_t/api')).text();
+    expect(html).toContain('src="/_t/api/docs/init.js"');
+    expect(html).toContain('href="/_t/api/docs/swagger-ui.css"');
+    expect(await (await host.request('/_t/api/docs/init.js')).text()).toContain('"/_t/api/openapi.json"');
+    expect((await host.request('/_t/api/openapi.json')).status).toBe(200);
   });
 
   it('asks for basic auth when SWAGGER_USER and SWAGGER_PASSWORD are set, and only on the docs', async () => {

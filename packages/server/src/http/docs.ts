@@ -16,20 +16,29 @@ const ASSETS = {
 
 type Asset = keyof typeof ASSETS;
 
-const PAGE = `<!doctype html>
+/** The page, with its asset and document URLs under `base` (the path it is served at: `/api`, or `/_t/api` when mounted). */
+const page = (base: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Tally API</title>
-  <link rel="stylesheet" href="/api/docs/swagger-ui.css">
+  <link rel="stylesheet" href="${base}/docs/swagger-ui.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="/api/docs/swagger-ui-bundle.js"></script>
-  <script>window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true });</script>
+  <script src="${base}/docs/swagger-ui-bundle.js"></script>
+  <script src="${base}/docs/init.js"></script>
 </body>
 </html>`;
+
+/**
+ * Swagger UI's start: a separate script (no inline code, so a strict CSP can allow it), keeping
+ * the key given under "Authorize" across reloads. Behind basic auth the browser sends its
+ * credentials with the document request as with the page's.
+ */
+const initScript = (base: string) =>
+  `window.ui = SwaggerUIBundle({ url: ${JSON.stringify(`${base}/openapi.json`)}, dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true });`;
 
 function swaggerUiDir(): string {
   return dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -48,19 +57,26 @@ export function docsRoutes() {
     return content;
   };
 
-  return new Hono()
-    .get('/', (c) => c.html(PAGE))
-    .get('/openapi.json', (c) => {
-      document ??= JSON.stringify(buildOpenApiDocument());
-      return c.body(document, 200, { 'Content-Type': 'application/json; charset=utf-8' });
-    })
-    .get('/docs/:asset', async (c) => {
-      const name = c.req.param('asset');
-      if (!(name in ASSETS)) return c.notFound();
-      const body = await readAsset(name as Asset);
-      return c.body(body, 200, {
-        'Content-Type': ASSETS[name as Asset],
-        'Cache-Control': 'public, max-age=86400',
-      });
-    });
+  return (
+    new Hono()
+      // The full path, mount prefix included, so the page works wherever a host app mounts Tally.
+      .get('/', (c) => c.html(page(c.req.path.replace(/\/+$/, ''))))
+      .get('/docs/init.js', (c) => {
+        const base = c.req.path.slice(0, -'/docs/init.js'.length);
+        return c.body(initScript(base), 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+      })
+      .get('/openapi.json', (c) => {
+        document ??= JSON.stringify(buildOpenApiDocument());
+        return c.body(document, 200, { 'Content-Type': 'application/json; charset=utf-8' });
+      })
+      .get('/docs/:asset', async (c) => {
+        const name = c.req.param('asset');
+        if (!(name in ASSETS)) return c.notFound();
+        const body = await readAsset(name as Asset);
+        return c.body(body, 200, {
+          'Content-Type': ASSETS[name as Asset],
+          'Cache-Control': 'public, max-age=86400',
+        });
+      })
+  );
 }

@@ -74,6 +74,9 @@ const ingestErrors = {
   503: error('The queue cannot take events right now; retry after `Retry-After` seconds'),
 };
 
+/** A stats key when `STATS_API_KEYS` is set; the empty alternative lets "Try it out" call an open server too. */
+const statsSecurity = [{ statsKey: [] }, {}];
+
 const visitorCookieHeader = {
   'Set-Cookie': {
     description: `\`${VISITOR_COOKIE}=<uuid>; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax\`, when the request carried no valid ${VISITOR_COOKIE} cookie`,
@@ -86,8 +89,9 @@ export function buildOpenApiDocument(): JsonSchema {
     (Object.keys(DOCUMENTED_SCHEMAS) as SchemaName[]).map((name) => [name, toJsonSchema(name)]),
   );
   return {
+    // No `jsonSchemaDialect`: OpenAPI 3.1's default dialect is already JSON Schema 2020-12, and
+    // Swagger UI flags the field as an error.
     openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: {
       title: 'Tally',
       version: '1.0.0',
@@ -135,6 +139,7 @@ export function buildOpenApiDocument(): JsonSchema {
           summary: 'Daily stats for a site',
           description: `Give \`date\` (a UTC day), or \`from\` and \`to\` (inclusive, at most ${LIMITS.statsMaxRangeDays} days; adds \`daily\`).`,
           parameters: queryParameters('StatsQuery'),
+          security: statsSecurity,
           responses: {
             200: { description: 'Stats', content: json('StatsResponse') },
             400: error('Missing or invalid parameters'),
@@ -215,6 +220,16 @@ export function buildOpenApiDocument(): JsonSchema {
         },
       },
     },
-    components: { schemas },
+    components: {
+      schemas,
+      securitySchemes: {
+        statsKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'One of `STATS_API_KEYS`, as `Authorization: Bearer <key>`; not needed when the variable is unset',
+        },
+      },
+    },
   };
 }
