@@ -23,6 +23,7 @@ import { ingestMetrics, requestMetrics } from './http/metrics-middleware.js';
 import { metricsRoutes } from './http/metrics-route.js';
 import { probeRoutes, queueHealthRoutes } from './http/ops.js';
 import { requestLogger } from './http/request-logger.js';
+import { requireDatabase } from './http/require-database.js';
 import { trackerRoutes } from './http/tracker.js';
 import { createIngestDeps } from './ingest/accept.js';
 import type { RateLimitStore } from './ingest/rate-limit.js';
@@ -49,6 +50,12 @@ export interface AppDeps {
   db?: Database;
   /** Where rate limits count: Redis, shared by every instance; in process when absent. */
   rateLimitStore?: RateLimitStore;
+  /** False while the database is not yet migrated (started with PostgreSQL down): its routes answer 503. Always ready when absent. */
+  databaseReady?: () => boolean;
+  /** Where the tracker is served; `/tally.js` when absent. */
+  trackerPath?: string;
+  /** Which route groups to serve besides ingestion and the tracker; all when absent. */
+  routes?: { stats?: boolean; operations?: boolean };
   /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
   statsCache?: StatsCache;
 }
@@ -75,18 +82,30 @@ export function createApp(deps: AppDeps): HonoApp {
   }
   app.use('/api/stats', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
   app.use('/api/stats', apiKeyAuth({ keys: config.STATS_API_KEYS }));
+  if (deps.databaseReady) {
+    const ready = requireDatabase({ isReady: deps.databaseReady });
+    app.use('/api/stats', ready);
+    // Cookieless ids hash with salts kept in the database.
+    if (config.VISITOR_ID_MODE === 'cookieless') for (const path of ['/api/event', '/api/events']) app.use(path, ready);
+  }
 
+  const { stats = true, operations = true } = deps.routes ?? {};
   app.route('/api', ingestRoutes(ingest));
-  app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
-  app.route('/api/queues', queueHealthRoutes({ queue }));
-  app.route('/', probeRoutes({ queue, pingDatabase }));
-  app.route('/metrics', metricsRoutes({ registry: metrics.registry }));
-  app.route('/', trackerRoutes({ script: deps.trackerScript }));
+  if (stats) app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
+  if (operations) {
+    app.route('/api/queues', queueHealthRoutes({ queue }));
+    app.route('/', probeRoutes({ queue, pingDatabase }));
+    app.route('/metrics', metricsRoutes({ registry: metrics.registry }));
+  }
+  app.route(
+    '/',
+    trackerRoutes({ script: deps.trackerScript, ...(deps.trackerPath ? { path: deps.trackerPath } : {}) }),
+  );
   mountOperatorPages(app, deps);
 
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/events', methodNotAllowed(['POST', 'OPTIONS']));
-  app.all('/api/stats', methodNotAllowed(['GET', 'OPTIONS']));
+  if (stats) app.all('/api/stats', methodNotAllowed(['GET', 'OPTIONS']));
 
   app.notFound((c) => {
     const error = new NotFoundError(`Cannot ${c.req.method} ${c.req.path}`);

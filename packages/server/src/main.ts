@@ -17,7 +17,12 @@ import { openServices } from './services.js';
 async function main() {
   const config = loadEnv();
   const logger = createLogger(config.LOG_LEVEL);
-  const services = await openServices(config, logger);
+  const services = await openServices(config, logger, {
+    onFatal: (error) => {
+      console.error(`Tally cannot use its database: ${describeStartupError(error)}`);
+      process.exit(1);
+    },
+  });
   const { queue, database, metrics } = services;
 
   let worker: QueueWorker | undefined;
@@ -36,6 +41,7 @@ async function main() {
     server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.ROLE }, `Tally listening on http://localhost:${info.port}`),
     );
+    exitOnListenError(server, config.PORT);
   } else {
     logger.info({ role: config.ROLE, concurrency: config.WORKER_CONCURRENCY }, 'Tally worker started');
     if (config.METRICS_PORT !== undefined) {
@@ -46,6 +52,7 @@ async function main() {
       server = serve({ fetch: ops.fetch, port: config.METRICS_PORT, hostname: config.HOST }, (info) =>
         logger.info({ port: info.port }, 'worker health and metrics listening'),
       );
+      exitOnListenError(server, config.METRICS_PORT);
     }
   }
 
@@ -65,11 +72,28 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+/** One line a person can act on, for the failures a start meets: a taken port, a missing database, a refused password. */
+function describeStartupError(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  if (code === 'EADDRINUSE') return `${message}: another process listens on that port (set PORT)`;
+  if (code === 'EACCES') return `${message}: not allowed to listen on that port (set PORT above 1024)`;
+  if (code === '3D000') return `${message} (create it, or fix DATABASE_URL)`;
+  if (code === '28P01' || code === '28000') return `${message} (check the user and password in DATABASE_URL)`;
+  return message ?? String(error);
+}
+
+function exitOnListenError(server: { on(event: 'error', listener: (error: Error) => void): unknown }, port: number) {
+  server.on('error', (error) => {
+    console.error(`Tally cannot listen on port ${port}: ${describeStartupError(error)}`);
+    process.exit(1);
+  });
+}
+
 main().catch((error) => {
   if (error instanceof ConfigError || error?.name === 'DataDirLockedError') {
     console.error(error.message);
   } else {
-    console.error('Tally failed to start:', error);
+    console.error(`Tally failed to start: ${describeStartupError(error)}`);
   }
   process.exit(1);
 });

@@ -7,12 +7,15 @@
  */
 import type { Queue } from 'bullmq';
 import type { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createApp } from './app.js';
-import { connectPostgres, type DatabaseHandle } from './db/client.js';
+import { type AppDeps, createApp } from './app.js';
+import { connectPostgres, type DatabaseHandle, usePool } from './db/client.js';
 import { openEmbeddedDatabase } from './db/embedded.js';
 import { migratePostgres } from './db/migrate.js';
-import { backendOf, type Env } from './env.js';
+import { backendOf, ConfigError, type Env } from './env.js';
+import { DatabaseUnavailableError, isDatabaseConnectionError } from './errors.js';
 import { type RateLimitStore, redisRateLimitStore } from './ingest/rate-limit.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsCache, type StatsCache } from './query/stats-cache.js';
@@ -46,8 +49,10 @@ export interface Services {
   bullQueue?: Queue;
   metrics: Metrics;
   statsCache: StatsCache;
+  /** Resolves once the database is migrated and the queue connected (the app serves before that). */
+  whenReady(): Promise<void>;
   /** The HTTP app on these services. */
-  createApp(options?: { trackerScript?: string | undefined }): Hono;
+  createApp(options?: Pick<AppDeps, 'trackerScript' | 'trackerPath' | 'routes'>): Hono;
   /** Starts taking jobs: folds into the database, counts in `metrics`, invalidates `statsCache`. */
   startWorker(options?: WorkerOptions): QueueWorker;
   /** Deletes raw events past `RAW_RETENTION_DAYS` every hour; undefined when retention is off. */
@@ -64,42 +69,119 @@ interface Backend {
   bullQueue?: Queue;
   /** Redis counters shared by every instance; absent on the embedded default (counted in process). */
   rateLimitStore?: RateLimitStore;
+  /** False until the schema is in place: until then nothing reads or folds. */
+  isMigrated(): boolean;
+  /** Resolves once the database is migrated and the queue connected. */
+  whenReady(): Promise<void>;
   startQueueWorker(processor: BatchProcessor, concurrency: number, logger: Logger): QueueWorker;
   close(): Promise<void>;
 }
 
-async function connectPostgresAndRedis(config: Env & { DATABASE_URL: string }, logger: Logger): Promise<Backend> {
-  await migratePostgres(config.DATABASE_URL);
-  const database = connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+/** How long to wait between tries while PostgreSQL cannot be reached at startup. */
+const RECONNECT_MAX_MS = 5_000;
+
+/**
+ * Migrates once PostgreSQL answers. An unreachable database is waited for (the
+ * process serves meanwhile: `/readyz` says what is missing, ingestion answers
+ * 503); anything else — no such database, a refused password, a failing
+ * migration — is a configuration problem and rejects.
+ */
+async function migrateWhenReachable(target: string | pg.Pool, logger: Logger, stopped: () => boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migratePostgres(target);
+      if (attempt > 1) logger.info('PostgreSQL is reachable: migrated, serving and folding');
+      return;
+    } catch (error) {
+      if (!isDatabaseConnectionError(error) || stopped()) throw error;
+      if (attempt === 1) {
+        logger.warn(
+          { reason: error instanceof Error ? error.message : String(error) },
+          'PostgreSQL is unreachable; serving anyway (/readyz answers 503) and retrying',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, RECONNECT_MAX_MS)));
+    }
+  }
+}
+
+/**
+ * Nothing here waits for the network: PostgreSQL is migrated in the
+ * background and Redis connects on its own, so the API listens at once
+ * whichever service is still down, and picks each up when it comes.
+ */
+function connectPostgresAndRedis(
+  config: Env,
+  logger: Logger,
+  onFatal: (error: unknown) => void,
+  clients: Clients,
+): Backend {
+  let closed = false;
+  let migrated = false;
+  const migration = migrateWhenReachable(clients.pool ?? (config.DATABASE_URL as string), logger, () => closed).then(
+    () => {
+      migrated = true;
+    },
+    (error: unknown) => {
+      if (!closed) onFatal(error);
+      throw error;
+    },
+  );
+  migration.catch(() => {}); // reported through onFatal; workers waiting on it just never start
+  const database = clients.pool
+    ? usePool(clients.pool)
+    : connectPostgres(config.DATABASE_URL as string, config.DATABASE_POOL_SIZE);
   const statsDatabase = config.STATS_DATABASE_URL
     ? connectPostgres(config.STATS_DATABASE_URL, config.DATABASE_POOL_SIZE)
     : database;
 
-  const producer = createRedisConnection(config, 'producer');
+  // A host's own Redis client serves as the producer; Tally's connections are its own to close.
+  const producer = clients.redis ?? createRedisConnection(config, 'producer');
+  producer.once('ready', () => void warnUnlessNoEviction(producer, logger));
   const queue = createBullEventsQueue({ connection: producer, prefix: config.QUEUE_PREFIX, logger });
-  await queue.queue.waitUntilReady();
-  void warnUnlessNoEviction(producer, logger);
   const rateLimited = config.RATE_LIMIT_IP_PER_MINUTE > 0 || config.RATE_LIMIT_SITE_PER_MINUTE > 0;
-  const limiter = rateLimited && config.ROLE !== 'worker' ? createRedisConnection(config, 'limiter') : undefined;
+  const limiter =
+    rateLimited && config.ROLE !== 'worker' && !clients.redis ? createRedisConnection(config, 'limiter') : undefined;
   limiter?.on('error', () => {}); // the limiter fails open; the queue's own connection reports Redis errors
+  const rateLimitRedis = limiter ?? (rateLimited ? clients.redis : undefined);
   return {
     database,
     statsDatabase,
     queue,
     bullQueue: queue.queue,
-    ...(limiter ? { rateLimitStore: redisRateLimitStore(limiter) } : {}),
-    startQueueWorker: (processor, concurrency, workerLogger) =>
-      startBullWorker({
-        connection: createRedisConnection(config, 'worker'),
-        prefix: config.QUEUE_PREFIX,
-        concurrency,
-        processor,
-        logger: workerLogger,
-        lockMs: config.JOB_LOCK_MS,
-      }),
+    ...(rateLimitRedis ? { rateLimitStore: redisRateLimitStore(rateLimitRedis) } : {}),
+    isMigrated: () => migrated,
+    whenReady: async () => {
+      await Promise.all([migration, queue.queue.waitUntilReady()]);
+    },
+    startQueueWorker(processor, concurrency, workerLogger) {
+      // The worker folds into tables the migration makes: it starts once they exist.
+      const started = migration.then(() =>
+        closed
+          ? undefined
+          : startBullWorker({
+              connection: clients.redis
+                ? clients.redis.duplicate({ maxRetriesPerRequest: null, enableReadyCheck: false })
+                : createRedisConnection(config, 'worker'),
+              prefix: config.QUEUE_PREFIX,
+              concurrency,
+              processor,
+              logger: workerLogger,
+              lockMs: config.JOB_LOCK_MS,
+            }),
+      );
+      return {
+        async close() {
+          closed = true;
+          const worker = await started.catch(() => undefined);
+          await worker?.close();
+        },
+      };
+    },
     async close() {
+      closed = true;
       await queue.close();
-      producer.disconnect();
+      if (producer !== clients.redis) producer.disconnect();
       limiter?.disconnect();
       await database.close();
       if (statsDatabase !== database) await statsDatabase.close();
@@ -118,6 +200,8 @@ async function openEmbedded(config: Env, logger: Logger): Promise<Backend> {
     database,
     statsDatabase: database,
     queue,
+    isMigrated: () => true,
+    whenReady: async () => {},
     startQueueWorker: (processor, concurrency) => queue.startWorker({ processor, concurrency }),
     async close() {
       await queue.close();
@@ -126,11 +210,38 @@ async function openEmbedded(config: Env, logger: Logger): Promise<Backend> {
   };
 }
 
-/** Connects (and migrates) the services `config` names, and wires them. */
-export async function openServices(config: Env, logger: Logger): Promise<Services> {
+/** Clients a host app already holds (Tally embedded, SPEC §14); Tally uses them and leaves them open. */
+export interface Clients {
+  pool?: pg.Pool;
+  redis?: Redis;
+}
+
+export interface OpenOptions {
+  /** Instead of `DATABASE_URL` and `REDIS_URL`: both, or neither. */
+  clients?: Clients;
+  /**
+   * Called when PostgreSQL answers but cannot serve (no such database, a refused
+   * password, a failing migration). `main.ts` prints it and exits 1.
+   */
+  onFatal?: (error: unknown) => void;
+}
+
+/**
+ * Wires the services `config` names. PostgreSQL and Redis are connected in the
+ * background (see `connectPostgresAndRedis`); the embedded database opens here.
+ */
+export async function openServices(
+  config: Env,
+  logger: Logger,
+  { onFatal, clients = {} }: OpenOptions = {},
+): Promise<Services> {
+  const fatal = onFatal ?? ((error: unknown) => logger.error({ err: error }, 'Tally cannot use its database'));
+  if (Boolean(clients.pool) !== Boolean(clients.redis)) {
+    throw new ConfigError('Pass both a PostgreSQL pool and a Redis client, or neither (the embedded default).');
+  }
   const backend =
-    backendOf(config) === 'services'
-      ? await connectPostgresAndRedis(config as Env & { DATABASE_URL: string }, logger)
+    clients.pool || backendOf(config) === 'services'
+      ? connectPostgresAndRedis(config, logger, fatal, clients)
       : await openEmbedded(config, logger);
   const { database, statsDatabase, queue } = backend;
   const metrics = createMetrics({ queue });
@@ -145,10 +256,16 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
     ...(backend.bullQueue ? { bullQueue: backend.bullQueue } : {}),
     metrics,
     statsCache,
-    createApp: ({ trackerScript } = {}) =>
+    whenReady: () => backend.whenReady(),
+    createApp: (options = {}) =>
       createApp({
+        ...options,
         statsDb: statsDatabase.db,
-        pingDatabase: statsDatabase.ping,
+        pingDatabase: async () => {
+          if (!backend.isMigrated()) throw new DatabaseUnavailableError();
+          await statsDatabase.ping();
+        },
+        databaseReady: backend.isMigrated,
         queue,
         config,
         logger,
@@ -157,7 +274,6 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
         bullQueue: backend.bullQueue,
         db: database.db,
         ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),
-        ...(trackerScript !== undefined ? { trackerScript } : {}),
       }),
     startWorker({
       concurrency = config.WORKER_CONCURRENCY,

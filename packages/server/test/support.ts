@@ -113,6 +113,7 @@ export async function startTestStack(
   const prefix = uniqueQueuePrefix();
   const config = testConfig({ DATABASE_URL: testDatabase.url, QUEUE_PREFIX: prefix, ...options.env });
   const services = await openServices(config, silentLogger);
+  await services.whenReady();
   const queue = services.queue as TestStack['queue'];
   const workers: QueueWorker[] = [];
   const pool = new pg.Pool({ connectionString: testDatabase.url, max: 2 });

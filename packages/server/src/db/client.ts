@@ -27,14 +27,17 @@ export function connectPostgres(url: string, poolSize: number): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not take the process down; the pool replaces it.
   pool.on('error', () => {});
+  return { ...usePool(pool), close: () => pool.end() };
+}
+
+/** A database handle over a pool someone else owns (a host app embedding Tally): closing it leaves the pool open. */
+export function usePool(pool: pg.Pool): DatabaseHandle {
   const db = drizzle({ client: pool, schema }) as unknown as Database;
   return {
     db,
     async ping() {
       await pool.query('select 1');
     },
-    async close() {
-      await pool.end();
-    },
+    async close() {},
   };
 }

@@ -19,14 +19,16 @@ export function findMigrationsFolder(from = dirname(fileURLToPath(import.meta.ur
   }
 }
 
-export async function migratePostgres(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+/** Migrates the database at `url`, or the one behind a pool the host app owns (Tally embedded, SPEC §14). */
+export async function migratePostgres(target: string | pg.Pool): Promise<void> {
+  const client = typeof target === 'string' ? new pg.Client({ connectionString: target }) : await target.connect();
+  if (typeof target === 'string') await (client as pg.Client).connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await migrate(drizzle({ client }), { migrationsFolder: findMigrationsFolder() });
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    await client.end();
+    if (client instanceof pg.Client) await client.end();
+    else (client as pg.PoolClient).release();
   }
 }

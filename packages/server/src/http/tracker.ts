@@ -31,16 +31,17 @@ function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
   });
 }
 
-export function trackerRoutes({ script }: { script?: string }) {
+/** Serves the tracker at `path` (`/tally.js` by default; a host that embeds Tally picks a name block lists do not know). */
+export function trackerRoutes({ script, path = '/tally.js' }: { script?: string | undefined; path?: string }) {
   const app = new Hono();
   if (script === undefined) {
-    return app.get('/tally.js', () => {
+    return app.get(path, () => {
       throw new NotFoundError('tally.js has not been built: run `npm run build -w @tally/sdk`');
     });
   }
   const etag = `"${createHash('sha256').update(script).digest('base64url').slice(0, 32)}"`;
   const gzipped = gzipSync(script, { level: 9 });
-  return app.get('/tally.js', (c) => {
+  return app.get(path, (c) => {
     const headers: Record<string, string> = {
       ETag: etag,
       'Cache-Control': TRACKER_CACHE_CONTROL,
