@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { main: 'src/main.ts', 'migrate-cli': 'src/db/migrate-cli.ts' },
+  // `index` is the library entry (`createTally`, SPEC §14); `main` runs the server.
+  entry: { index: 'src/index.ts', main: 'src/main.ts', 'migrate-cli': 'src/db/migrate-cli.ts' },
+  dts: { entry: { index: 'src/index.ts' }, compilerOptions: { composite: false, emitDeclarationOnly: false } },
   format: 'esm',
   target: 'node20',
   platform: 'node',

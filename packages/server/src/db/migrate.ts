@@ -28,7 +28,7 @@ export async function migratePostgres(target: string | pg.Pool): Promise<void> {
     await migrate(drizzle({ client }), { migrationsFolder: findMigrationsFolder() });
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-    if (client instanceof pg.Client) await client.end();
+    if (typeof target === 'string') await (client as pg.Client).end();
     else (client as pg.PoolClient).release();
   }
 }
