@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The process: reads the configuration, picks the backing services (PostgreSQL
  * and Redis, or the embedded default of SPEC §7), migrates, wires the real
@@ -5,6 +6,7 @@
  * cleanly on SIGTERM/SIGINT (stop accepting, finish active jobs, close
  * connections).
  */
+import { createRequire } from 'node:module';
 import { serve } from '@hono/node-server';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
@@ -101,6 +103,18 @@ async function startEmbedded(config: Env, logger: Logger): Promise<Backend> {
   };
 }
 
+/**
+ * The SDK's built `tally.js`, found through the @tally/sdk package (its `./tally.js` export): the
+ * workspace link in the repository, `node_modules` where @tally/server is installed from a tarball.
+ */
+function loadTrackerScript(): string | undefined {
+  try {
+    return readTrackerScript(createRequire(import.meta.url).resolve('@tally/sdk/tally.js'));
+  } catch {
+    return undefined; // not built or not installed: GET /tally.js answers 404 saying so
+  }
+}
+
 async function main() {
   const config = loadEnv();
   const logger = createLogger(config.LOG_LEVEL);
@@ -143,8 +157,7 @@ async function main() {
       bullQueue: backend.bullQueue,
       db: database.db,
       ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),
-      // src/main.ts and dist/main.js sit at the same depth, so this finds the SDK's build from either.
-      trackerScript: readTrackerScript(new URL('../../sdk/dist/tally.js', import.meta.url)),
+      trackerScript: loadTrackerScript(),
     });
     server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.ROLE }, `Tally listening on http://localhost:${info.port}`),
