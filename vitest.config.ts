@@ -63,6 +63,21 @@ export default defineConfig({
           maxWorkers: 1,
         },
       },
+      {
+        ...fromSource,
+        test: {
+          // The repository as a user meets it: packed and installed packages, and the examples run as their
+          // READMEs say against a real server. Slow (npm installs, Chromium), so last and one file at a time.
+          name: 'repo',
+          sequence: { groupOrder: 4 },
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          environment: 'node',
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });
