@@ -27,11 +27,14 @@ COPY --from=build /app/packages/sdk/dist ./packages/sdk/dist
 COPY --from=build /app/packages/server/package.json ./packages/server/
 COPY --from=build /app/packages/server/dist ./packages/server/dist
 COPY --from=build /app/packages/server/drizzle ./packages/server/drizzle
+COPY --from=build /app/packages/server/healthcheck.mjs ./packages/server/
 # The embedded default (no DATABASE_URL, no Redis) keeps its database here; mount a volume to keep it.
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 USER node
 EXPOSE 3000
+# Probes PORT for ROLE=all|api, METRICS_PORT for a worker; a worker without METRICS_PORT has no port to
+# probe and counts as healthy while it runs (see the script). Compose passes /readyz to it instead.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:' + (process.env.METRICS_PORT && process.env.ROLE === 'worker' ? process.env.METRICS_PORT : process.env.PORT) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  CMD ["node", "packages/server/healthcheck.mjs"]
 CMD ["node", "packages/server/dist/main.js"]

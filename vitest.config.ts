@@ -1,9 +1,20 @@
+import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Workspace packages export their TypeScript sources under the `source` condition (and built
+ * `dist/` for everyone else), so tests run on the sources with no build step.
+ */
+const fromSource = {
+  resolve: { conditions: ['source', ...defaultClientConditions] },
+  ssr: { resolve: { conditions: ['source', ...defaultServerConditions] } },
+};
 
 export default defineConfig({
   test: {
     projects: [
       {
+        ...fromSource,
         test: {
           name: 'shared',
           // Projects with their own maxWorkers need their own group; groups run one after another.
@@ -13,6 +24,7 @@ export default defineConfig({
         },
       },
       {
+        ...fromSource,
         test: {
           name: 'server',
           sequence: { groupOrder: 1 },
@@ -27,6 +39,7 @@ export default defineConfig({
         },
       },
       {
+        ...fromSource,
         test: {
           name: 'sdk',
           sequence: { groupOrder: 2 },
@@ -37,6 +50,7 @@ export default defineConfig({
         },
       },
       {
+        ...fromSource,
         test: {
           // Builds the IIFE once (globalSetup), checks its size, and drives Chromium against the real stack.
           name: 'sdk-browser',
@@ -46,6 +60,21 @@ export default defineConfig({
           globalSetup: ['packages/sdk/test/build.ts'],
           testTimeout: 90_000,
           hookTimeout: 90_000,
+          maxWorkers: 1,
+        },
+      },
+      {
+        ...fromSource,
+        test: {
+          // The repository as a user meets it: packed and installed packages, and the examples run as their
+          // READMEs say against a real server. Slow (npm installs, Chromium), so last and one file at a time.
+          name: 'repo',
+          sequence: { groupOrder: 4 },
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          environment: 'node',
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
           maxWorkers: 1,
         },
       },

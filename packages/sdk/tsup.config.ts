@@ -1,4 +1,9 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
+
+/** Bundle @tally/shared from its sources (its `source` export condition), so no build order between packages matters. */
+const fromSource: Options['esbuildOptions'] = (options) => {
+  options.conditions = ['source', ...(options.conditions ?? ['module'])]; // esbuild drops its default `module` when conditions are set
+};
 
 export default defineConfig([
   {
@@ -11,6 +16,7 @@ export default defineConfig([
     outDir: 'dist',
     clean: true,
     sourcemap: true,
+    esbuildOptions: fromSource,
   },
   {
     // The script tag: one minified IIFE. terser, not esbuild, because its `hoist_props` + `reduce_vars`
@@ -21,6 +27,7 @@ export default defineConfig([
     platform: 'browser',
     outDir: 'dist',
     outExtension: () => ({ js: '.js' }),
+    esbuildOptions: fromSource,
     minify: 'terser',
     terserOptions: { compress: { passes: 3, unsafe_arrows: true }, mangle: true, format: { comments: false } },
   },

@@ -10,6 +10,10 @@ export default defineConfig({
   outDir: 'dist',
   clean: true,
   sourcemap: true,
-  // The shared schemas are source-only; bundle them so `dist/` runs without a build of @tally/shared.
+  // The shared schemas are bundled from their sources (the `source` export condition), so `dist/` needs no
+  // build of @tally/shared and can never meet another version of it; zod stays a dependency.
   noExternal: ['@tally/shared'],
+  esbuildOptions(options) {
+    options.conditions = ['source', ...(options.conditions ?? ['module'])]; // esbuild drops its default `module` when conditions are set
+  },
 });

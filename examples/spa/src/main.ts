@@ -8,7 +8,8 @@ import { identify, init, track } from '@tally/sdk';
 
 init({
   siteId: import.meta.env.VITE_TALLY_SITE_ID ?? 'spa_example',
-  api: import.meta.env.VITE_TALLY_API ?? 'http://localhost:3000',
+  // The Tally server; by default port 3000 of the host this page was opened on.
+  api: import.meta.env.VITE_TALLY_API ?? `${location.protocol}//${location.hostname}:3000`,
   // Only so the example counts visits on your machine; leave it out in production.
   excludeLocalhost: false,
   // Automated browsers are skipped by default; the repository's browser test turns this on.

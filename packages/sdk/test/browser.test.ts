@@ -57,10 +57,11 @@ beforeAll(async () => {
   // The example site on another port: every path answers the page (a client-side router's fallback),
   // with the script tag pointed at this API, its site id from `?site=`, and the browser-test opt-ins.
   const page = await readFile(new URL('../../../examples/script-tag/index.html', import.meta.url), 'utf8');
+  if (!page.includes('src="/tally.js"')) throw new Error('the script-tag example no longer loads src="/tally.js"');
   site = createServer((request, response) => {
     const siteId = new URL(request.url ?? '/', 'http://x').searchParams.get('site') ?? 'example_site';
     const html = page
-      .replace('http://localhost:3000/tally.js', `${apiOrigin}/tally.js`)
+      .replace('src="/tally.js"', `src="${apiOrigin}/tally.js"`)
       .replace('data-site-id="example_site"', `data-site-id="${siteId}" data-exclude-webdriver="false"`);
     response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
   });

@@ -12,7 +12,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ConfigError, type Env, type envSchema, loadEnv } from './env.js';
-import { readTrackerScript } from './http/tracker.js';
+import { loadTrackerScript } from './http/tracker.js';
 import { createLogger } from './logger.js';
 import type { QueueWorker } from './queue/types.js';
 import { openServices, type Services } from './services.js';
@@ -66,12 +66,6 @@ const DEFAULTS = {
   settings: { SWAGGER_ENABLED: 'false' },
 } as const;
 
-/** The built tracker from @tally/sdk, wherever this package runs from. */
-function trackerScript(): string | undefined {
-  // src/create-tally.ts and dist/index.js sit at the same depth, so this finds the SDK's build from either.
-  return readTrackerScript(new URL('../../sdk/dist/tally.js', import.meta.url));
-}
-
 function checkPath(name: string, path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(path) || path.includes('//')) {
@@ -105,7 +99,7 @@ export async function createTally(options: TallyOptions = {}): Promise<Tally> {
   });
 
   const app = services.createApp({
-    trackerScript: trackerScript(),
+    trackerScript: loadTrackerScript(),
     trackerPath: scriptPath,
     ...(options.routes ? { routes: options.routes } : {}),
   });

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The process: reads the configuration, opens the services it names
  * (`services.ts`), runs the worker and the API by `ROLE`, serves, and shuts
@@ -9,7 +10,7 @@ import { Hono } from 'hono';
 import { ConfigError, loadEnv } from './env.js';
 import { metricsRoutes } from './http/metrics-route.js';
 import { probeRoutes } from './http/ops.js';
-import { readTrackerScript } from './http/tracker.js';
+import { loadTrackerScript } from './http/tracker.js';
 import { createLogger } from './logger.js';
 import type { QueueWorker } from './queue/types.js';
 import { openServices } from './services.js';
@@ -35,8 +36,7 @@ async function main() {
   let server: ReturnType<typeof serve> | undefined;
   if (config.ROLE !== 'worker') {
     const app = services.createApp({
-      // src/main.ts and dist/main.js sit at the same depth, so this finds the SDK's build from either.
-      trackerScript: readTrackerScript(new URL('../../sdk/dist/tally.js', import.meta.url)),
+      trackerScript: loadTrackerScript(),
     });
     server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
       logger.info({ port: info.port, role: config.ROLE }, `Tally listening on http://localhost:${info.port}`),

@@ -3,12 +3,16 @@
  * engine: `docker-compose config` (Debian's docker-compose package) parses and
  * resolves the file, and its resolved form must hold the stack the README
  * promises. Skipped, with a message, only where that tool is not installed.
+ * The image's health probe (`packages/server/healthcheck.mjs`) runs for real,
+ * against a stand-in server, with the environment each role gets.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { SERVER_DIR } from './processes.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, SERVER_DIR } from './processes.js';
 
 const ROOT = join(SERVER_DIR, '..', '..');
 const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
@@ -65,6 +69,11 @@ describe.skipIf(!hasCompose)('docker-compose.yml', () => {
     for (const [name, block] of Object.entries({ postgres, redis, api, worker })) {
       expect(block, `${name} has no healthcheck`).toMatch(/healthcheck:\n\s+interval: /);
     }
+    // Both run the image's probe for readiness; it picks PORT or METRICS_PORT by ROLE, so the worker needs its port.
+    for (const service of [api, worker]) {
+      expect(service).toMatch(/test:\n\s+- CMD\n\s+- node\n\s+- packages\/server\/healthcheck\.mjs\n\s+- \/readyz\n/);
+    }
+    expect(worker).toMatch(/METRICS_PORT: ['"]?9464['"]?\n/);
   });
 });
 
@@ -80,7 +89,72 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/^COPY --from=build \/app\/packages\/server\/drizzle /m);
     expect(dockerfile).toMatch(/^USER node$/m);
-    expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\\\n\s+CMD \["node", "packages\/server\/healthcheck\.mjs"\]$/m);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/packages\/server\/healthcheck\.mjs \.\/packages\/server\/$/m);
     expect(dockerfile).toMatch(/^CMD \["node", "packages\/server\/dist\/main.js"\]$/m);
+  });
+});
+
+describe('the health probe (packages/server/healthcheck.mjs)', () => {
+  const PROBE = join(SERVER_DIR, 'healthcheck.mjs');
+  let port: number;
+  let deadPort: number;
+  let ready = true;
+  const stub = createServer((request, response) => {
+    const ok = request.url === '/healthz' || (request.url === '/readyz' && ready);
+    response.writeHead(ok ? 200 : 503).end();
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    port = (stub.address() as AddressInfo).port;
+    deadPort = await freePort();
+  });
+  afterAll(() => new Promise((resolve) => stub.close(resolve)));
+
+  /** Runs the probe as the image does, with only the given variables; resolves to its exit code and output. */
+  function probe(env: Record<string, string>, ...args: string[]) {
+    return new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [PROBE, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+      let output = '';
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+      });
+      child.on('exit', (code) => resolve({ code, output }));
+    });
+  }
+
+  it('probes PORT for the api and all roles (all is the default)', async () => {
+    expect((await probe({ PORT: String(port) })).code).toBe(0);
+    expect((await probe({ ROLE: 'all', PORT: String(port) })).code).toBe(0);
+    expect((await probe({ ROLE: 'api', PORT: String(port), METRICS_PORT: String(deadPort) })).code).toBe(0);
+    const down = await probe({ ROLE: 'api', PORT: String(deadPort) });
+    expect(down.code).toBe(1);
+    expect(down.output).toMatch(/ECONNREFUSED/);
+  });
+
+  it('probes METRICS_PORT for a worker that has one', async () => {
+    expect((await probe({ ROLE: 'worker', PORT: String(deadPort), METRICS_PORT: String(port) })).code).toBe(0);
+    expect((await probe({ ROLE: 'worker', PORT: String(port), METRICS_PORT: String(deadPort) })).code).toBe(1);
+  });
+
+  it('passes a worker without METRICS_PORT, saying there is nothing to probe', async () => {
+    // The image sets PORT=3000, where a worker listens on nothing: probing it would mark every worker unhealthy.
+    const result = await probe({ ROLE: 'worker', PORT: String(deadPort) });
+    expect(result.code).toBe(0);
+    expect(result.output).toMatch(/without METRICS_PORT/);
+  });
+
+  it('asks for readiness when given /readyz, and fails on a 503', async () => {
+    ready = false;
+    try {
+      expect((await probe({ PORT: String(port) })).code).toBe(0);
+      const notReady = await probe({ PORT: String(port) }, '/readyz');
+      expect(notReady.code).toBe(1);
+      expect(notReady.output).toMatch(/\/readyz: 503/);
+    } finally {
+      ready = true;
+    }
+    expect((await probe({ ROLE: 'worker', METRICS_PORT: String(port) }, '/readyz')).code).toBe(0);
   });
 });

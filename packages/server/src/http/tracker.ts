@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import { NotFoundError } from '../errors.js';
@@ -19,6 +20,18 @@ export function readTrackerScript(file: URL | string): string | undefined {
     return readFileSync(file, 'utf8');
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The SDK's built `tally.js`, found through the @tally/sdk package (its `./tally.js` export): the
+ * workspace link in the repository, `node_modules` where @tally/server is installed from a tarball.
+ */
+export function loadTrackerScript(): string | undefined {
+  try {
+    return readTrackerScript(createRequire(import.meta.url).resolve('@tally/sdk/tally.js'));
+  } catch {
+    return undefined; // not built or not installed: GET /tally.js answers 404 saying so
   }
 }
 
