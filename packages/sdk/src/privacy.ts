@@ -18,14 +18,25 @@ export interface PrivacyOptions {
   excludeWebdriver?: boolean;
 }
 
-/** `true` when nothing may be tracked right now. */
-export const isBlocked = (options: PrivacyOptions): boolean => {
+/**
+ * Why nothing may be tracked right now, in the words the `debug` option logs;
+ * `undefined` when tracking may go ahead.
+ *
+ * @example
+ * const reason = blockedBy({ excludeLocalhost: false }); // e.g. 'Do Not Track'
+ */
+export const blockedBy = (options: PrivacyOptions): string | undefined => {
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
-  return !!(
-    load(OPT_OUT_KEY) ||
-    (options.respectDnt !== false &&
-      (nav.doNotTrack === '1' || (window as { doNotTrack?: string }).doNotTrack === '1' || nav.globalPrivacyControl)) ||
-    (options.excludeLocalhost !== false && /^(localhost|127\.|\[::1\]|$)/.test(location.hostname)) ||
-    (options.excludeWebdriver !== false && nav.webdriver)
-  );
+  const dnt = options.respectDnt !== false;
+  return load(OPT_OUT_KEY)
+    ? 'opted out'
+    : dnt && (nav.doNotTrack === '1' || (window as { doNotTrack?: string }).doNotTrack === '1')
+      ? 'Do Not Track'
+      : dnt && nav.globalPrivacyControl
+        ? 'Global Privacy Control'
+        : options.excludeLocalhost !== false && /^(localhost|127\.|\[::1\]|$)/.test(location.hostname)
+          ? 'localhost'
+          : options.excludeWebdriver !== false && nav.webdriver
+            ? 'navigator.webdriver'
+            : undefined;
 };
