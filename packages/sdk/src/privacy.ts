@@ -19,24 +19,25 @@ export interface PrivacyOptions {
 }
 
 /**
- * Why nothing may be tracked right now, in the words the `debug` option logs;
+ * Why nothing may be tracked right now, as the `debug` option logs it (terse,
+ * for the size budget: `optOut`, `DNT`, `GPC`, `localhost`, `webdriver`);
  * `undefined` when tracking may go ahead.
  *
  * @example
- * const reason = blockedBy({ excludeLocalhost: false }); // e.g. 'Do Not Track'
+ * const reason = blockedBy({ excludeLocalhost: false }); // e.g. 'DNT'
  */
 export const blockedBy = (options: PrivacyOptions): string | undefined => {
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
   const dnt = options.respectDnt !== false;
   return load(OPT_OUT_KEY)
-    ? 'opted out'
+    ? 'optOut'
     : dnt && (nav.doNotTrack === '1' || (window as { doNotTrack?: string }).doNotTrack === '1')
-      ? 'Do Not Track'
+      ? 'DNT'
       : dnt && nav.globalPrivacyControl
-        ? 'Global Privacy Control'
+        ? 'GPC'
         : options.excludeLocalhost !== false && /^(localhost|127\.|\[::1\]|$)/.test(location.hostname)
           ? 'localhost'
           : options.excludeWebdriver !== false && nav.webdriver
-            ? 'navigator.webdriver'
+            ? 'webdriver'
             : undefined;
 };

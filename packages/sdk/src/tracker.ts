@@ -159,7 +159,7 @@ export const startTracker = (options: TallyOptions): Tracker => {
   const log = (...args: unknown[]) => options.debug && console.info('[tally]', ...args);
   const stored = load(queueKey);
   let queue: TallyEvent[] = Array.isArray(stored) ? stored : [];
-  let userId: string | undefined;
+  let userId: string | null | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<void> | undefined;
   let failures = 0;
@@ -229,14 +229,15 @@ export const startTracker = (options: TallyOptions): Tracker => {
     };
     const query = new URLSearchParams(location.search);
     for (const name of ['Source', 'Medium', 'Campaign', 'Term', 'Content'] as const) {
-      const value = query.get(`utm_${name.toLowerCase()}`);
-      if (value) event[`utm${name}`] = value.slice(0, 256);
+      // Decoded, so `%00` would be a NUL the server refuses (and with it the event).
+      const value = query.get(`utm_${name.toLowerCase()}`)?.replace(/\0/g, '').slice(0, 256);
+      if (value) event[`utm${name}`] = value;
     }
     if (userId) event.userId = userId;
     if (pageReferrer) event.referrer = pageReferrer.slice(0, 2048);
     if (props) event.props = props;
     const kept = options.beforeSend ? options.beforeSend(event) : event;
-    if (!kept) return log(eventType, 'dropped by beforeSend');
+    if (!kept) return log(eventType, 'not sent:', 'beforeSend');
     queue.push(kept);
     persist();
     // While a retry waits out its backoff, a full batch does not cut it short.
@@ -255,16 +256,17 @@ export const startTracker = (options: TallyOptions): Tracker => {
   const tracker: Tracker = {
     track: safe((eventType: string, props?: Props) => send(eventType, props)),
     pageview: safe(pageview),
-    identify: safe((id: string | null | undefined) => {
-      userId = id ?? undefined;
-    }),
+    // These three cannot throw (`save` never does), so they need no `safe`.
+    identify(id) {
+      userId = id;
+    },
     flush: () => safe(flush)() ?? resolved(),
-    optOut: safe(() => {
+    optOut() {
       save(OPT_OUT_KEY, 1);
       queue = [];
       persist();
-    }),
-    optIn: safe(() => save(OPT_OUT_KEY)),
+    },
+    optIn: () => save(OPT_OUT_KEY),
   };
 
   safe(() => {
