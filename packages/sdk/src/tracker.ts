@@ -229,8 +229,12 @@ export const startTracker = (options: TallyOptions): Tracker => {
     };
     const query = new URLSearchParams(location.search);
     for (const name of ['Source', 'Medium', 'Campaign', 'Term', 'Content'] as const) {
-      // Decoded, so `%00` would be a NUL the server refuses (and with it the event).
-      const value = query.get(`utm_${name.toLowerCase()}`)?.replace(/\0/g, '').slice(0, 256);
+      // Decoded values may hold what the server refuses (and with it the event): a NUL (`%00`),
+      // or half an emoji where the cut to 256 characters falls.
+      const value = query
+        .get(`utm_${name.toLowerCase()}`)
+        ?.slice(0, 256)
+        .replace(/\0|[\uD800-\uDBFF]$/g, '');
       if (value) event[`utm${name}`] = value;
     }
     if (userId) event.userId = userId;
