@@ -1,9 +1,12 @@
 /**
  * The tracker core both entries share (`index.ts` for npm, `script.ts` for the
- * script tag): it makes events, keeps them in a bounded queue mirrored to
+ * script tag): it makes events (with the page's `utm_*` values, language and
+ * screen width, SPEC §10), keeps them in a bounded queue mirrored to
  * localStorage, sends them in batches by size and time, retries with backoff,
  * and hands what is left to `sendBeacon` when the page hides. Every public
  * function is wrapped so that nothing it does can throw into the host page.
+ * With `debug`, it says in the console why an event was not sent; the words
+ * are terse because every byte of the script tag counts.
  */
 import { blockedBy, OPT_OUT_KEY, type PrivacyOptions } from './privacy.js';
 import { toBatches } from './queue.js';
