@@ -18,14 +18,26 @@ export interface PrivacyOptions {
   excludeWebdriver?: boolean;
 }
 
-/** `true` when nothing may be tracked right now. */
-export const isBlocked = (options: PrivacyOptions): boolean => {
+/**
+ * Why nothing may be tracked right now, as the `debug` option logs it (terse,
+ * for the size budget: `optOut`, `DNT`, `GPC`, `localhost`, `webdriver`);
+ * `undefined` when tracking may go ahead.
+ *
+ * @example
+ * const reason = blockedBy({ excludeLocalhost: false }); // e.g. 'DNT'
+ */
+export const blockedBy = (options: PrivacyOptions): string | undefined => {
   const nav = navigator as Navigator & { globalPrivacyControl?: boolean };
-  return !!(
-    load(OPT_OUT_KEY) ||
-    (options.respectDnt !== false &&
-      (nav.doNotTrack === '1' || (window as { doNotTrack?: string }).doNotTrack === '1' || nav.globalPrivacyControl)) ||
-    (options.excludeLocalhost !== false && /^(localhost|127\.|\[::1\]|$)/.test(location.hostname)) ||
-    (options.excludeWebdriver !== false && nav.webdriver)
-  );
+  const dnt = options.respectDnt !== false;
+  return load(OPT_OUT_KEY)
+    ? 'optOut'
+    : dnt && (nav.doNotTrack === '1' || (window as { doNotTrack?: string }).doNotTrack === '1')
+      ? 'DNT'
+      : dnt && nav.globalPrivacyControl
+        ? 'GPC'
+        : options.excludeLocalhost !== false && /^(localhost|127\.|\[::1\]|$)/.test(location.hostname)
+          ? 'localhost'
+          : options.excludeWebdriver !== false && nav.webdriver
+            ? 'webdriver'
+            : undefined;
 };

@@ -9,6 +9,9 @@ async function loadScript(src: string, data: Record<string, string>) {
   const script = document.createElement('script');
   script.src = src;
   for (const [key, value] of Object.entries(data)) script.dataset[key] = value;
+  // happy-dom's dataset leaves out attributes with an empty value (browsers list them), so a bare
+  // `data-debug` gets a plain object in its place; the Chromium test covers the real thing.
+  if (Object.values(data).includes('')) Object.defineProperty(script, 'dataset', { value: { ...data } });
   Object.defineProperty(document, 'currentScript', { value: script, configurable: true });
   vi.resetModules();
   await import('./script.js');
@@ -57,6 +60,30 @@ describe('script tag', () => {
     win.tally?.('flush');
     await vi.waitFor(() => expect(eventsOf('script_api')).toHaveLength(1));
     expect(requestsOf('script_api')[0]?.url).toBe('https://example.com/api/events');
+  });
+
+  test('a data-api path goes to the page origin, not the script origin', async () => {
+    await loadScript('https://cdn.example.org/tally.js', {
+      siteId: 'script_path',
+      api: '/_t',
+      excludeWebdriver: 'false',
+      autoPageviews: 'false',
+    });
+    win.tally?.('hello');
+    await win.tally?.('flush');
+    await vi.waitFor(() => expect(eventsOf('script_path')).toHaveLength(1));
+    expect(requestsOf('script_path')[0]?.url).toBe('https://example.com/_t/api/events');
+  });
+
+  test.each([
+    ['data-debug', '', 1],
+    ['data-debug="true"', 'true', 1],
+    ['data-debug="false"', 'false', 0],
+  ])('%s: the console says why an event was not sent', async (_, debug, lines) => {
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    await loadScript('https://stats.example.com/tally.js', { siteId: 'script_debug', debug });
+    expect(info.mock.calls).toEqual(lines ? [['[tally]', 'page_view', 'not sent:', 'webdriver']] : []);
+    info.mockRestore();
   });
 
   test('webdriver is skipped by default, and nothing throws without a site id or with bad calls', async () => {

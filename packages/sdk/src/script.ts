@@ -4,15 +4,17 @@
  *   <script defer src="https://stats.example.com/tally.js" data-site-id="my_site"></script>
  *
  * Options come from the tag's `data-*` attributes (`data-site-id`, `data-api`,
- * `data-spa="false"`, `data-hash="true"`, `data-exclude-localhost="false"`, …:
- * every option of `createTracker` with a dashed name; "true"/"false" become
- * booleans). The endpoint defaults to the script's own origin. Calls kept in
+ * `data-spa="false"`, `data-hash="true"`, `data-exclude-localhost="false"`,
+ * `data-debug`, …: every option of `createTracker` with a dashed name;
+ * "true", "false" and a bare attribute become booleans). The endpoint defaults
+ * to the script's own origin; `data-api` takes a URL or a path on the page's
+ * origin (`/_t`). Calls kept in
  * `window.tally.q` by a stub (see examples/script-tag) before the script loaded
  * are replayed, and afterwards `tally(name, …args)`
  * calls the tracker method of that name (`tally('identify', 'u1')`) or tracks
  * a custom event (`tally('signup', { plan: 'pro' })`).
  */
-import { createTracker, type Props, type TallyOptions } from './tracker.js';
+import { type Props, startTracker, type TallyOptions } from './tracker.js';
 
 type Command = (name: string, ...args: unknown[]) => void;
 
@@ -20,9 +22,12 @@ try {
   const script = document.currentScript as HTMLScriptElement;
   const options: Record<string, unknown> = { api: new URL(script.src).origin };
   for (const [key, value] of Object.entries(script.dataset)) {
-    options[key] = value === 'true' || (value !== 'false' && value);
+    // A bare attribute (`data-debug`) is on, as in HTML.
+    options[key] = value === 'true' || value === '' || (value !== 'false' && value);
   }
-  const tracker = createTracker(options as unknown as TallyOptions);
+  // Without a site id the tag does nothing, and calls stay in the stub's queue.
+  if (!options.siteId) throw 0;
+  const tracker = startTracker(options as unknown as TallyOptions);
   const methods = tracker as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
   const w = window as unknown as { tally?: { q?: ArrayLike<unknown>[] } | Command };
   const waiting = (w.tally as { q?: ArrayLike<unknown>[] } | undefined)?.q ?? [];

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'vitest';
-import { eventsOf, sleep } from '../test/collector.js';
+import { eventsOf } from '../test/collector.js';
 import { createTracker, type TallyOptions } from './tracker.js';
 
 let sites = 0;
@@ -54,15 +54,19 @@ describe('automatic page views', () => {
   });
 
   test('hash changes count only with the hash option', async () => {
+    /** Sets the hash and resolves once the page (and so the tracker) has seen its `hashchange`. */
+    const setHash = (hash: string) => {
+      const seen = new Promise((resolve) => addEventListener('hashchange', resolve, { once: true }));
+      location.hash = hash;
+      return seen;
+    };
     const plain = start();
-    location.hash = '#/settings';
-    await sleep(20);
+    await setHash('#/settings');
     expect(await plain.views()).toEqual([['/', undefined]]);
 
     history.replaceState(null, '', '/');
     const hashed = start({ hash: true });
-    location.hash = '#/settings';
-    await sleep(20);
+    await setHash('#/settings');
     history.pushState(null, '', '/#/profile');
     expect((await hashed.views()).map(([path]) => path)).toEqual(['/', '/#/settings', '/#/profile']);
   });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { brokenStorage } from '../test/broken-storage.js';
-import { answerWith, eventsOf, eventually, requestsOf, sleep } from '../test/collector.js';
+import { answerWith, eventsOf, requestsOf } from '../test/collector.js';
 import { createTracker, type TallyOptions } from './tracker.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -25,9 +25,24 @@ beforeEach(() => {
   history.replaceState(null, '', '/');
 });
 afterEach(() => {
+  vi.useRealTimers();
   vi.restoreAllMocks();
   vi.unstubAllGlobals();
 });
+
+/**
+ * A fake clock for the tracker's timers (batch interval, backoff) and `Date`; the network stays
+ * real (msw answers within `advanceTimersByTimeAsync`), so timing is asserted to the millisecond.
+ */
+const useFakeClock = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+
+/** The event types of each request `fetch` was asked to send for `siteId`, synchronously. */
+function posted(fetchSpy: { mock: { calls: unknown[][] } }, siteId: string): string[][] {
+  return fetchSpy.mock.calls
+    .map(([, init]) => String((init as RequestInit | undefined)?.body))
+    .filter((body) => body.includes(`"siteId":"${siteId}"`))
+    .map((body) => JSON.parse(body).events.map((e: { eventType: string }) => e.eventType));
+}
 
 describe('events', () => {
   test('a custom event carries a fresh UUID eventId, the visitorId, the path and an ISO timestamp', async () => {
@@ -36,12 +51,13 @@ describe('events', () => {
     tracker.identify('user_1');
     tracker.track('signup', { plan: 'pro', seats: 3, trial: true });
     tracker.track('signup');
-    await eventually(() => expect(eventsOf(siteId)).toHaveLength(2));
+    await vi.waitFor(() => expect(eventsOf(siteId)).toHaveLength(2));
     const [first, second] = eventsOf(siteId);
     expect(first).toMatchObject({
       siteId,
       eventType: 'signup',
       path: '/pricing',
+      utmSource: 'x',
       userId: 'user_1',
       props: { plan: 'pro', seats: 3, trial: true },
     });
@@ -54,13 +70,70 @@ describe('events', () => {
     expect(first?.referrer).toBeUndefined();
   });
 
+  test('utm_* parameters, language and screen width go with every event; nothing else of the query string', async () => {
+    Object.defineProperty(document, 'referrer', { value: 'https://news.example.net/item?id=7', configurable: true });
+    history.replaceState(
+      null,
+      '',
+      '/landing?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale&utm_term=shoes' +
+        '&utm_content=&token=s3cret&email=ann%40example.org#top',
+    );
+    const { siteId, tracker } = start({ autoPageviews: true });
+    tracker.track('signup');
+    history.replaceState(null, '', `/next?utm_source=${'s'.repeat(300)}&utm_medium=%00&utm_campaign=a%00b`);
+    tracker.track('later');
+    await tracker.flush();
+    Object.defineProperty(document, 'referrer', { value: '', configurable: true });
+
+    const [view, signup, later] = eventsOf(siteId);
+    const enrichment = { language: navigator.language, screenWidth: screen.width };
+    expect(enrichment.language).toMatch(/^[a-z]{2}/i);
+    expect(Number.isInteger(enrichment.screenWidth)).toBe(true);
+    expect(view).toMatchObject({
+      eventType: 'page_view',
+      path: '/landing',
+      referrer: 'https://news.example.net/item?id=7', // the referrer goes as the browser gives it
+      utmSource: 'newsletter',
+      utmMedium: 'email',
+      utmCampaign: 'spring sale',
+      utmTerm: 'shoes',
+      ...enrichment,
+    });
+    expect(view).not.toHaveProperty('utmContent'); // empty: not sent
+    expect(signup).toMatchObject({ eventType: 'signup', path: '/landing', utmSource: 'newsletter', ...enrichment });
+    // Cut to the server's 256 characters; a NUL (which the server refuses) is dropped.
+    expect(later).toMatchObject({ path: '/next', utmSource: 's'.repeat(256), utmCampaign: 'ab' });
+    expect(later).not.toHaveProperty('utmMedium');
+    expect(later).not.toHaveProperty('utmTerm');
+    const wire = JSON.stringify(requestsOf(siteId));
+    for (const leak of ['s3cret', 'token', 'ann', '#top', '?utm']) expect(wire).not.toContain(leak);
+  });
+
+  test.each([
+    ['/_t', 'https://example.com/_t/api/events'],
+    ['/_t/', 'https://example.com/_t/api/events'],
+    ['', 'https://example.com/api/events'],
+    ['https://stats.example.org/base/', 'https://stats.example.org/base/api/events'],
+  ])('api %j sends to %s (a path is on the page origin)', async (api, url) => {
+    const { siteId, tracker } = start({ api });
+    tracker.track('a');
+    await tracker.flush();
+    expect(requestsOf(siteId).map((r) => r.url)).toEqual([url]);
+  });
+
+  test('an api that is no URL gives a tracker that does nothing, without throwing', async () => {
+    const tracker = createTracker({ siteId: 'bad_api', api: 'https://exa mple.com' });
+    expect(() => tracker.track('a')).not.toThrow();
+    await expect(tracker.flush()).resolves.toBeUndefined();
+  });
+
   test('the visitorId lives in localStorage and is shared by the next tracker', async () => {
     const a = start();
     a.tracker.track('x');
-    await eventually(() => expect(eventsOf(a.siteId)).toHaveLength(1));
+    await vi.waitFor(() => expect(eventsOf(a.siteId)).toHaveLength(1));
     const b = start();
     b.tracker.track('y');
-    await eventually(() => expect(eventsOf(b.siteId)).toHaveLength(1));
+    await vi.waitFor(() => expect(eventsOf(b.siteId)).toHaveLength(1));
     expect(eventsOf(b.siteId)[0]?.visitorId).toBe(eventsOf(a.siteId)[0]?.visitorId);
     expect(localStorage.getItem('tally_vid')).toBe(JSON.stringify(eventsOf(a.siteId)[0]?.visitorId));
   });
@@ -71,7 +144,7 @@ describe('events', () => {
     tracker.track('a');
     tracker.identify(null);
     tracker.track('b');
-    await eventually(() => expect(eventsOf(siteId)).toHaveLength(2));
+    await vi.waitFor(() => expect(eventsOf(siteId)).toHaveLength(2));
     expect(eventsOf(siteId).map((e) => e.userId)).toEqual(['u', undefined]);
   });
 
@@ -79,7 +152,7 @@ describe('events', () => {
     const fetchSpy = vi.spyOn(window, 'fetch');
     const { siteId, tracker } = start();
     tracker.track('a');
-    await eventually(() => expect(requestsOf(siteId)).toHaveLength(1));
+    await vi.waitFor(() => expect(requestsOf(siteId)).toHaveLength(1));
     const [request] = requestsOf(siteId);
     expect(request?.url).toBe('https://example.com/api/events');
     expect(request?.contentType).toMatch(/^text\/plain/);
@@ -92,20 +165,25 @@ describe('events', () => {
 
 describe('batching', () => {
   test('a full batch goes at once; fewer events wait for the interval', async () => {
+    useFakeClock();
+    const fetchSpy = vi.spyOn(window, 'fetch');
     const { siteId, tracker } = start({ batchSize: 3, flushInterval: 300 });
     tracker.track('a');
+    await vi.advanceTimersByTimeAsync(200);
     tracker.track('b');
-    await sleep(100);
-    expect(requestsOf(siteId)).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(99); // the interval counts from the first waiting event
+    expect(posted(fetchSpy, siteId)).toEqual([]);
     tracker.track('c');
-    await eventually(() => expect(requestsOf(siteId)).toHaveLength(1), 150);
-    expect(requestsOf(siteId)[0]?.events.map((e) => e.eventType)).toEqual(['a', 'b', 'c']);
+    expect(posted(fetchSpy, siteId)).toEqual([['a', 'b', 'c']]); // at once, not at 300 ms
+    await tracker.flush(); // the request in flight is answered
 
     tracker.track('d');
-    await sleep(100);
-    expect(requestsOf(siteId)).toHaveLength(1);
-    await eventually(() => expect(requestsOf(siteId)).toHaveLength(2), 1000);
-    expect(requestsOf(siteId)[1]?.events.map((e) => e.eventType)).toEqual(['d']);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(posted(fetchSpy, siteId)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(posted(fetchSpy, siteId)).toEqual([['a', 'b', 'c'], ['d']]);
+    await tracker.flush();
+    expect(eventsOf(siteId).map((e) => e.eventType)).toEqual(['a', 'b', 'c', 'd']);
   });
 
   test('flush() sends now and resolves when the server has answered', async () => {
@@ -122,7 +200,7 @@ describe('batching', () => {
     const props = Object.fromEntries(Array.from({ length: 30 }, (_, k) => [`k${k}`, big.text]));
     for (let i = 0; i < 20; i++) tracker.track('big', props);
     await tracker.flush();
-    await eventually(() => expect(eventsOf(siteId)).toHaveLength(270));
+    await vi.waitFor(() => expect(eventsOf(siteId)).toHaveLength(270));
     const requests = requestsOf(siteId);
     expect(requests.map((r) => r.events.length).slice(0, 2)).toEqual([100, 100]);
     for (const request of requests) {
@@ -149,7 +227,7 @@ describe('leaving the page', () => {
     const sent = JSON.parse(body);
     expect(Object.keys(sent)).toEqual(['events']);
     expect(sent.events.map((e: { eventType: string }) => e.eventType)).toEqual(['a', 'b']);
-    await eventually(() => expect(eventsOf(siteId)).toHaveLength(2));
+    await vi.waitFor(() => expect(eventsOf(siteId)).toHaveLength(2));
     expect(localStorage.getItem(`tally_q:${siteId}`)).toBeNull();
   });
 
@@ -160,7 +238,7 @@ describe('leaving the page', () => {
     vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
     document.dispatchEvent(new Event('visibilitychange'));
     expect(beacon.mock.calls.filter(([, body]) => String(body).includes(siteId))).toHaveLength(1);
-    await eventually(() => expect(eventsOf(siteId)).toHaveLength(1));
+    await vi.waitFor(() => expect(eventsOf(siteId)).toHaveLength(1));
   });
 
   test.each([
@@ -177,49 +255,81 @@ describe('leaving the page', () => {
     const { siteId, tracker } = start({ flushInterval: 60_000 });
     tracker.track('a');
     expect(() => window.dispatchEvent(new Event('pagehide'))).not.toThrow();
-    await eventually(() => expect(eventsOf(siteId).map((e) => e.eventType)).toEqual(['a']));
+    await vi.waitFor(() => expect(eventsOf(siteId).map((e) => e.eventType)).toEqual(['a']));
     expect(fetchSpy).toHaveBeenCalledWith(
       'https://example.com/api/events',
       expect.objectContaining({ keepalive: true, credentials: 'include' }),
     );
-    await eventually(() => expect(localStorage.getItem(`tally_q:${siteId}`)).toBeNull());
+    await vi.waitFor(() => expect(localStorage.getItem(`tally_q:${siteId}`)).toBeNull());
   });
 });
 
 describe('failures', () => {
-  test('a failed send is retried with backoff, keeping every eventId', async () => {
-    let calls = 0;
+  test('a failed send is retried after 1 s, then 2 s, keeping every eventId', async () => {
+    useFakeClock();
     const times: number[] = [];
     answerWith(() => {
       times.push(Date.now());
-      return ++calls <= 2 ? new Response('busy', { status: 503 }) : undefined;
+      return times.length <= 2 ? new Response('busy', { status: 503 }) : undefined;
     });
     const { siteId, tracker } = start();
+    const t0 = Date.now();
     tracker.track('a');
     tracker.track('b');
-    await eventually(() => expect(requestsOf(siteId)).toHaveLength(3), 6000);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(requestsOf(siteId)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(requestsOf(siteId)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requestsOf(siteId)).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(requestsOf(siteId)).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(requestsOf(siteId)).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(120_000); // accepted: nothing more
+    expect(times.map((t) => t - t0)).toEqual([20, 1020, 3020]);
+
     const [first, second, third] = requestsOf(siteId).map((r) => r.events.map((e) => e.eventId));
+    expect(first).toHaveLength(2);
+    for (const id of first ?? []) expect(id).toMatch(UUID);
     expect(second).toEqual(first);
     expect(third).toEqual(first);
-    // 1 s, then 2 s: backoff doubles
-    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(900);
-    expect((times[2] as number) - (times[1] as number)).toBeGreaterThanOrEqual(1900);
-    await sleep(50);
-    expect(requestsOf(siteId)).toHaveLength(3);
     expect(localStorage.getItem(`tally_q:${siteId}`)).toBeNull();
-  }, 10_000);
+  });
+
+  test('backoff doubles up to 60 s, and events made meanwhile wait for the retry', async () => {
+    useFakeClock();
+    const times: number[] = [];
+    answerWith(() => {
+      times.push(Date.now());
+      return new Response('down', { status: 500 });
+    });
+    const { siteId, tracker } = start({ batchSize: 2 });
+    tracker.track('a');
+    await vi.advanceTimersByTimeAsync(20);
+    tracker.track('b');
+    tracker.track('c'); // a full batch, but a retry is waiting: no request before it
+    await vi.advanceTimersByTimeAsync(1000 + 2000 + 4000 + 8000 + 16_000 + 32_000 + 60_000 + 60_000);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    expect(gaps).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+    expect(requestsOf(siteId).map((r) => r.events.length)).toEqual([1, 3, 3, 3, 3, 3, 3, 3, 3]);
+  });
 
   test('network errors are retried; a 400 is not (resending cannot help)', async () => {
+    useFakeClock();
     let calls = 0;
     answerWith(() => (++calls === 1 ? Response.error() : new Response('{}', { status: 400 })));
     const { siteId, tracker } = start();
     tracker.track('a');
-    await eventually(() => expect(requestsOf(siteId)).toHaveLength(2), 3000);
-    await sleep(1500);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(requestsOf(siteId)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1000);
     expect(requestsOf(siteId)).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(requestsOf(siteId)).toHaveLength(2);
+    expect(requestsOf(siteId)[1]?.events[0]?.eventId).toBe(requestsOf(siteId)[0]?.events[0]?.eventId);
     expect(localStorage.getItem(`tally_q:${siteId}`)).toBeNull();
-    void tracker;
-  }, 10_000);
+  });
 
   test('unsent events persist and the next tracker on the next page load sends them with the same ids', async () => {
     answerWith(() => Response.error());
@@ -234,9 +344,9 @@ describe('failures', () => {
     answerWith(() => undefined);
     const before = requestsOf(first.siteId).length;
     createTracker({ siteId: first.siteId, api: 'https://example.com', excludeWebdriver: false, autoPageviews: false });
-    await eventually(() => expect(requestsOf(first.siteId)).toHaveLength(before + 1));
+    await vi.waitFor(() => expect(requestsOf(first.siteId)).toHaveLength(before + 1));
     expect(requestsOf(first.siteId)[before]?.events.map((e) => e.eventId)).toEqual(failedIds);
-    await eventually(() => expect(localStorage.getItem(`tally_q:${first.siteId}`)).toBeNull());
+    await vi.waitFor(() => expect(localStorage.getItem(`tally_q:${first.siteId}`)).toBeNull());
   });
 
   test('persistence is bounded: the oldest events go first', async () => {
@@ -248,17 +358,19 @@ describe('failures', () => {
   });
 
   test('offline, nothing is sent; back online, it all goes once', async () => {
+    useFakeClock();
     const online = vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(false);
     const { siteId, tracker } = start();
     tracker.track('a');
     window.dispatchEvent(new Event('pagehide'));
-    await sleep(100);
+    await vi.advanceTimersByTimeAsync(120_000);
     expect(requestsOf(siteId)).toHaveLength(0);
     expect(JSON.parse(localStorage.getItem(`tally_q:${siteId}`) ?? '[]')).toHaveLength(1);
     online.mockReturnValue(true);
     window.dispatchEvent(new Event('online'));
-    await eventually(() => expect(eventsOf(siteId).map((e) => e.eventType)).toEqual(['a']));
-    await sleep(100);
+    await tracker.flush(); // the request the `online` event started
+    expect(eventsOf(siteId).map((e) => e.eventType)).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(120_000);
     expect(eventsOf(siteId)).toHaveLength(1);
   });
 

@@ -1,11 +1,14 @@
 /**
  * The tracker core both entries share (`index.ts` for npm, `script.ts` for the
- * script tag): it makes events, keeps them in a bounded queue mirrored to
+ * script tag): it makes events (with the page's `utm_*` values, language and
+ * screen width, SPEC §10), keeps them in a bounded queue mirrored to
  * localStorage, sends them in batches by size and time, retries with backoff,
  * and hands what is left to `sendBeacon` when the page hides. Every public
  * function is wrapped so that nothing it does can throw into the host page.
+ * With `debug`, it says in the console why an event was not sent; the words
+ * are terse because every byte of the script tag counts.
  */
-import { isBlocked, OPT_OUT_KEY, type PrivacyOptions } from './privacy.js';
+import { blockedBy, OPT_OUT_KEY, type PrivacyOptions } from './privacy.js';
 import { toBatches } from './queue.js';
 import { watchNavigation } from './spa.js';
 import { load, save } from './storage.js';
@@ -29,12 +32,26 @@ export interface TallyEvent {
   userId?: string;
   referrer?: string;
   props?: Props;
+  /** The page URL's `utm_source` … `utm_content`, when present: the only part of the query string sent. */
+  utmSource?: string;
+  utmMedium?: string;
+  utmCampaign?: string;
+  utmTerm?: string;
+  utmContent?: string;
+  /** `navigator.language`, e.g. `en-US`. */
+  language?: string;
+  /** `screen.width` in CSS pixels. */
+  screenWidth?: number;
 }
 
 export interface TallyOptions extends PrivacyOptions {
   /** The site the events belong to (1–128 of `A-Za-z0-9_.:-`). Required. */
   siteId: string;
-  /** Base URL of the Tally server, e.g. `https://stats.example.com`. Default: the page's own origin. */
+  /**
+   * Where the Tally server is: a base URL (`https://stats.example.com`) or a path on the page's own
+   * origin (`/_t`, for a server mounted first-party). Events go to `${api}/api/events`.
+   * Default: the page's own origin.
+   */
   api?: string;
   /** Send a `page_view` on load and when the page comes back from the back/forward cache. Default `true`. */
   autoPageviews?: boolean;
@@ -50,6 +67,8 @@ export interface TallyOptions extends PrivacyOptions {
   maxQueue?: number;
   /** Sees every event before it is queued: return it (edited or not) to send it, or `null`/`false` to drop it. */
   beforeSend?: (event: TallyEvent) => TallyEvent | null | false | undefined;
+  /** Log to the console (`[tally] …`) why an event was not sent, and failed sends. Default `false`. */
+  debug?: boolean;
 }
 
 /** One tracker, as `createTracker` returns it. */
@@ -118,20 +137,32 @@ export const noopTracker: Tracker = {
 /**
  * Creates a tracker. Use it directly for more than one tracker on a page;
  * otherwise `init` keeps one for you. Where there is no `window` (server-side
- * rendering) it returns a tracker that does nothing.
+ * rendering) or no `siteId` it returns a tracker that does nothing.
  *
  * @example
  * import { createTracker } from '@tally/sdk';
  * const shop = createTracker({ siteId: 'shop', api: 'https://stats.example.com' });
  * shop.track('add_to_cart', { sku: 'A-1', price: 12.5 });
  */
-export const createTracker = (options: TallyOptions): Tracker => {
-  if (typeof window === 'undefined' || !options.siteId) return noopTracker;
+export const createTracker = (options: TallyOptions): Tracker =>
+  (typeof window !== 'undefined' && options.siteId && safe(startTracker)(options)) || noopTracker;
+
+/**
+ * The tracker itself, for a browser and a site id (`createTracker` checks both;
+ * the script tag, which always has a browser, calls this directly and so ships
+ * no do-nothing tracker). It may throw while starting, e.g. on an `api` that is no URL.
+ *
+ * @example
+ * const tracker = startTracker({ siteId: 'my_site', api: '/_t' });
+ */
+export const startTracker = (options: TallyOptions): Tracker => {
   const queueKey = `tally_q:${options.siteId}`;
-  const url = `${(options.api ?? '').replace(/\/+$/, '')}/api/events`;
+  // A path (`/_t`) resolves against the page's origin, a full URL stays as it is.
+  const url = new URL(`${(options.api ?? '').replace(/\/+$/, '')}/api/events`, location.href).href;
+  const log = (...args: unknown[]) => options.debug && console.info('[tally]', ...args);
   const stored = load(queueKey);
   let queue: TallyEvent[] = Array.isArray(stored) ? stored : [];
-  let userId: string | undefined;
+  let userId: string | null | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<void> | undefined;
   let failures = 0;
@@ -179,13 +210,16 @@ export const createTracker = (options: TallyOptions): Tracker => {
         sent(batch);
         return queue.length ? flush() : undefined;
       }
-      timer = setTimeout(flush, Math.min(1000 * 2 ** failures++, 60_000));
+      const delay = Math.min(1000 * 2 ** failures++, 60_000);
+      log('send failed, retry in', delay, 'ms');
+      timer = setTimeout(flush, delay);
     });
     return inFlight;
   };
 
   const send = (eventType: string, props?: Props, pageReferrer?: string) => {
-    if (isBlocked(options)) return;
+    const blocked = blockedBy(options);
+    if (blocked) return log(eventType, 'not sent:', blocked);
     const event: TallyEvent = {
       siteId: options.siteId,
       eventType,
@@ -193,12 +227,24 @@ export const createTracker = (options: TallyOptions): Tracker => {
       timestamp: new Date().toISOString(),
       eventId: uuid(),
       visitorId: visitorId(),
+      language: navigator.language,
+      screenWidth: screen.width,
     };
+    const query = new URLSearchParams(location.search);
+    for (const name of ['Source', 'Medium', 'Campaign', 'Term', 'Content'] as const) {
+      // Decoded values may hold what the server refuses (and with it the event): a NUL (`%00`),
+      // or half an emoji where the cut to 256 characters falls.
+      const value = query
+        .get(`utm_${name.toLowerCase()}`)
+        ?.slice(0, 256)
+        .replace(/\0|[\uD800-\uDBFF]$/g, '');
+      if (value) event[`utm${name}`] = value;
+    }
     if (userId) event.userId = userId;
     if (pageReferrer) event.referrer = pageReferrer.slice(0, 2048);
     if (props) event.props = props;
     const kept = options.beforeSend ? options.beforeSend(event) : event;
-    if (!kept) return;
+    if (!kept) return log(eventType, 'not sent:', 'beforeSend');
     queue.push(kept);
     persist();
     // While a retry waits out its backoff, a full batch does not cut it short.
@@ -217,16 +263,17 @@ export const createTracker = (options: TallyOptions): Tracker => {
   const tracker: Tracker = {
     track: safe((eventType: string, props?: Props) => send(eventType, props)),
     pageview: safe(pageview),
-    identify: safe((id: string | null | undefined) => {
-      userId = id ?? undefined;
-    }),
+    // These three cannot throw (`save` never does), so they need no `safe`.
+    identify(id) {
+      userId = id;
+    },
     flush: () => safe(flush)() ?? resolved(),
-    optOut: safe(() => {
+    optOut() {
       save(OPT_OUT_KEY, 1);
       queue = [];
       persist();
-    }),
-    optIn: safe(() => save(OPT_OUT_KEY)),
+    },
+    optIn: () => save(OPT_OUT_KEY),
   };
 
   safe(() => {

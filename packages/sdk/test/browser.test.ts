@@ -5,6 +5,12 @@
  * (same site, other port), and the stats API must show exactly what happened.
  * PostgreSQL and Redis are the real ones, with a database and a queue prefix
  * of this file's own.
+ *
+ * It follows the recipe in docs/sdk.md ("End-to-end tests of a site that
+ * embeds Tally"), so the recipe is tested: the server's bot filter is on as in
+ * production, so Chromium gets a normal desktop User-Agent; the tag opts in to
+ * automated browsers and to local pages; and `data-debug` puts the tracker's
+ * reasons in the console, which the tests read.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -20,13 +26,19 @@ import { createApp } from '../../server/src/app.js';
 import { silentLogger, startTestStack, type TestStack } from '../../server/test/support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A desktop Chrome's User-Agent: headless Chromium's own says `HeadlessChrome`, which the bot filter drops. */
+const DESKTOP_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
   '--disable-background-networking',
   '--disable-component-update',
+  `--user-agent=${DESKTOP_UA}`,
 ];
+/** The tag attributes of the recipe: count this automated browser, on a local page, and say why not when not. */
+const RECIPE = 'data-exclude-webdriver="false" data-exclude-localhost="false" data-debug';
 
 let stack: TestStack;
 let api: ReturnType<typeof serve>;
@@ -40,7 +52,7 @@ const listening = (server: { address(): AddressInfo | string | null }) => (serve
 
 beforeAll(async () => {
   const trackerScript = await readFile(new URL('../dist/tally.js', import.meta.url), 'utf8');
-  stack = await startTestStack();
+  stack = await startTestStack({ env: { BOT_FILTER: 'true' } }); // as in production
   const app = createApp({
     statsDb: stack.database.db,
     pingDatabase: stack.database.ping,
@@ -55,14 +67,22 @@ beforeAll(async () => {
   apiOrigin = `http://127.0.0.1:${listening(api as unknown as Server)}`;
 
   // The example site on another port: every path answers the page (a client-side router's fallback),
-  // with the script tag pointed at this API, its site id from `?site=`, and the browser-test opt-ins.
+  // with the script tag pointed at this API, its site id from `?site=`, and the recipe's attributes
+  // (all but `?skip=`'s one, which leaves that attribute out).
   const page = await readFile(new URL('../../../examples/script-tag/index.html', import.meta.url), 'utf8');
   if (!page.includes('src="/tally.js"')) throw new Error('the script-tag example no longer loads src="/tally.js"');
   site = createServer((request, response) => {
-    const siteId = new URL(request.url ?? '/', 'http://x').searchParams.get('site') ?? 'example_site';
+    const query = new URL(request.url ?? '/', 'http://x').searchParams;
+    const siteId = query.get('site') ?? 'example_site';
+    const attributes = RECIPE.split(' ')
+      .filter((attribute) => !attribute.startsWith(`data-${query.get('skip')}`))
+      .join(' ');
     const html = page
       .replace('src="/tally.js"', `src="${apiOrigin}/tally.js"`)
-      .replace('data-site-id="example_site"', `data-site-id="${siteId}" data-exclude-webdriver="false"`);
+      .replace(
+        /data-site-id="example_site"\s+data-exclude-localhost="false"/,
+        `data-site-id="${siteId}" ${attributes}`,
+      );
     response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
@@ -128,6 +148,25 @@ async function trackerLoaded(page: Page) {
   });
 }
 
+/** The tracker's `[tally]` console lines of `page`, as they come. */
+function tallyConsole(page: Page): string[] {
+  const lines: string[] = [];
+  page.on('console', (message) => {
+    if (message.text().startsWith('[tally]')) lines.push(message.text());
+  });
+  return lines;
+}
+
+/** Closes `page` as a tab closes (`pagehide`, so the tracker beacons) and waits until it is gone. */
+async function closePage(page: Page) {
+  await Promise.all([page.waitForEvent('close'), page.close({ runBeforeUnload: true })]);
+}
+
+/** Unsent events the tracker of `page` keeps in localStorage for `siteId`. */
+async function storedInPage(page: Page, siteId: string): Promise<number> {
+  return page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '[]').length, `tally_q:${siteId}`);
+}
+
 /** `tally('flush')` in the page: sends what waits now. */
 async function flushIn(page: Page) {
   await page.evaluate(() => (window as unknown as { tally: (name: string) => Promise<void> }).tally('flush'));
@@ -136,6 +175,7 @@ async function flushIn(page: Page) {
 describe('script tag in Chromium', () => {
   test('tally.js from the API origin counts page views, SPA navigation and a custom event exactly', async () => {
     const page = await browser.newPage();
+    const logs = tallyConsole(page);
     const served = page.waitForResponse(`${apiOrigin}/tally.js`);
     await page.goto(`${siteOrigin}/?site=browser_site`);
     expect((await served).status()).toBe(200);
@@ -146,7 +186,8 @@ describe('script tag in Chromium', () => {
     await clickNav(page, 'Docs');
     await page.getByRole('button', { name: 'Sign up' }).click();
     expect(page.url()).toBe(`${siteOrigin}/docs`);
-    await page.close({ runBeforeUnload: true }); // pagehide: the beacon carries what waits
+    await closePage(page); // pagehide: the beacon carries what waits
+    expect(logs).toEqual([]); // debug is on, and nothing was held back
 
     await settle('browser_site', 4);
     const views = await stats('browser_site', '&eventType=page_view');
@@ -187,10 +228,12 @@ describe('script tag in Chromium', () => {
 
     // 1. The browser goes offline: nothing is sent, nothing is lost; back online, it all goes.
     await browser.setOffline(true);
+    await page.waitForFunction(() => !navigator.onLine);
     await clickNav(page, 'Pricing');
     await page.getByRole('button', { name: 'Sign up' }).click();
-    await flushIn(page);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await flushIn(page); // offline: resolves at once and keeps both
+    expect(await storedInPage(page, siteId)).toBe(2);
+    await stack.drain();
     expect(await storedEvents(siteId)).toBe(1);
     await browser.setOffline(false);
     await settle(siteId, 3);
@@ -203,23 +246,32 @@ describe('script tag in Chromium', () => {
       apiServer.close(resolve);
       apiServer.closeAllConnections();
     });
+    const logs = tallyConsole(page);
     await clickNav(page, 'Docs');
-    await flushIn(page);
-    await page.close({ runBeforeUnload: true });
-    await new Promise<void>((resolve) => apiServer.listen(Number(new URL(apiOrigin).port), '127.0.0.1', resolve));
+    await flushIn(page); // resolves once the send has failed
+    await expect.poll(() => logs).toEqual(['[tally] send failed, retry in 1000 ms']);
+    expect(await storedInPage(page, siteId)).toBe(1);
+    // Closed before the API comes back (the beacon of its pagehide must not find it up again).
+    await closePage(page);
     await stack.drain();
     expect(await storedEvents(siteId)).toBe(3);
+    await new Promise<void>((resolve) => apiServer.listen(Number(new URL(apiOrigin).port), '127.0.0.1', resolve));
     const next = await browser.newPage();
     const sentBodies: string[] = [];
     next.on('request', (request) => {
       if (request.url() === `${apiOrigin}/api/events`) sentBodies.push(request.postData() ?? '');
     });
-    await next.goto(`${siteOrigin}/?site=${siteId}`);
+    // This landing page carries campaign parameters: only the utm_* ones leave the page.
+    await next.goto(`${siteOrigin}/?site=${siteId}&utm_source=newsletter&utm_medium=email&ref=secret`);
     await trackerLoaded(next);
     await flushIn(next);
     await settle(siteId, 5);
-    expect(sentBodies.some((body) => body.includes('"path":"/docs"'))).toBe(true);
-    await next.close({ runBeforeUnload: true });
+    const sent = sentBodies.flatMap((body) => JSON.parse(body).events as Record<string, unknown>[]);
+    expect(sent.map((event) => event.path)).toEqual(['/docs', '/']); // the stored copy, then this load's view
+    expect(sent[1]).toMatchObject({ utmSource: 'newsletter', utmMedium: 'email', screenWidth: expect.any(Number) });
+    expect(sent[1]?.language).toMatch(/^[a-z]{2}/i);
+    expect(sentBodies.join()).not.toMatch(/secret|site=/);
+    await closePage(next);
     await settle(siteId, 5);
 
     const views = await stats(siteId, '&eventType=page_view');
@@ -232,6 +284,44 @@ describe('script tag in Chromium', () => {
     expect(views.uniqueUsers).toBe(1);
     expect((await stats(siteId, '&eventType=signup')).totalViews).toBe(1);
     expect(await storedEvents(siteId)).toBe(5);
+  });
+});
+
+describe('the end-to-end recipe (docs/sdk.md), one step left out at a time', () => {
+  test.each([
+    ['exclude-webdriver', 'webdriver'],
+    ['exclude-localhost', 'localhost'],
+  ])('without data-%s the console says why nothing is sent', async (skip, reason) => {
+    const siteId = `recipe_${reason}`;
+    const page = await browser.newPage();
+    const logs = tallyConsole(page);
+    await page.goto(`${siteOrigin}/?site=${siteId}&skip=${skip}`);
+    await trackerLoaded(page);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await flushIn(page);
+    await expect
+      .poll(() => logs)
+      .toEqual([`[tally] page_view not sent: ${reason}`, `[tally] signup not sent: ${reason}`]);
+    await closePage(page);
+    expect(await storedEvents(siteId)).toBe(0);
+  });
+
+  test("with headless Chromium's own User-Agent the server drops the events as a bot's", async () => {
+    const siteId = 'recipe_headless';
+    const page = await browser.newPage();
+    const headless = DESKTOP_UA.replace('Chrome/', 'HeadlessChrome/');
+    await page.setExtraHTTPHeaders({ 'User-Agent': headless });
+    const answers: number[] = [];
+    page.on('response', (response) => {
+      if (response.url() === `${apiOrigin}/api/events`) answers.push(response.status());
+    });
+    await page.goto(`${siteOrigin}/?site=${siteId}`);
+    await trackerLoaded(page);
+    await flushIn(page);
+    await expect.poll(() => answers).toEqual([202]); // answered like anyone's, so the tracker has nothing to log ...
+    await page.close();
+    await stack.drain();
+    expect(await storedEvents(siteId)).toBe(0); // ... but never stored
   });
 });
 
@@ -271,7 +361,7 @@ describe('npm package in the SPA example (vite build) in Chromium', () => {
       await page.getByRole('button', { name: 'Log in' }).click();
       await page.goBack(); // popstate back to /products: a view of its own
       await page.getByRole('heading', { name: 'Products' }).waitFor();
-      await page.close({ runBeforeUnload: true });
+      await closePage(page);
 
       await settle(siteId, 5);
       const views = await stats(siteId, '&eventType=page_view');

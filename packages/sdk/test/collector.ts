@@ -38,22 +38,6 @@ export function requestsOf(siteId: string): Received[] {
   return received.filter((r) => r.events.some((e) => e.siteId === siteId));
 }
 
-/** Resolves once `check` passes, polling; fails after `timeoutMs`. */
-export async function eventually(check: () => void, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 const server = setupServer(
   http.post('*/api/events', async ({ request }) => {
     const text = await request.text();

@@ -26,6 +26,26 @@ describe('eventSchema', () => {
     ).toEqual([]);
   });
 
+  it('accepts the enrichment fields the tracker sends', () => {
+    const enriched = {
+      ...valid,
+      utmSource: 'newsletter',
+      utmMedium: 'email',
+      utmCampaign: 'spring sale',
+      utmTerm: 'running shoes',
+      utmContent: 'u'.repeat(LIMITS.utmMaxLength),
+      language: 'en-US',
+      screenWidth: 1440,
+    };
+    expect(problems(enriched)).toEqual([]);
+    expect(eventSchema.parse(enriched)).toEqual(enriched);
+    for (const language of ['en', 'zh-Hant-TW', 'de-CH-1996', 'x'.repeat(8)]) {
+      expect(problems({ ...valid, language })).toEqual([]);
+    }
+    expect(problems({ ...valid, screenWidth: 0 })).toEqual([]);
+    expect(problems({ ...valid, screenWidth: LIMITS.screenWidthMax })).toEqual([]);
+  });
+
   it('lists every problem, each naming its field', () => {
     expect(problems({})).toEqual([
       'siteId should not be empty',
@@ -64,6 +84,20 @@ describe('eventSchema', () => {
       'props must have at most 30 keys',
     ],
     [{ unexpected: true }, 'property unexpected should not exist'],
+    [{ utmSource: '' }, 'utmSource should not be empty'],
+    [{ utmMedium: 'm'.repeat(257) }, 'utmMedium must be at most 256 characters'],
+    [{ utmCampaign: 42 }, 'utmCampaign must be a string'],
+    [{ utmTerm: 'a\u0000b' }, 'utmTerm must not contain the NUL character (\\u0000)'],
+    [{ utmContent: '\uD800' }, 'utmContent must be valid Unicode (no unpaired surrogates)'],
+    [{ utm_source: 'x' }, 'property utm_source should not exist'],
+    [{ language: 'en_US' }, 'language must be a BCP 47 language tag such as en-US'],
+    [{ language: '' }, 'language must be a BCP 47 language tag such as en-US'],
+    [{ language: `en-${'abcdefgh-'.repeat(4)}x` }, 'language must be at most 35 characters'],
+    [{ language: 7 }, 'language must be a string'],
+    [{ screenWidth: 1280.5 }, 'screenWidth must be an integer'],
+    [{ screenWidth: -1 }, 'screenWidth must not be negative'],
+    [{ screenWidth: 100_001 }, 'screenWidth must be at most 100000'],
+    [{ screenWidth: '1280' }, 'screenWidth must be a number'],
     [{ path: '/a\u0000b' }, 'path must not contain the NUL character (\\u0000)'],
     [{ userId: 'u\u0000' }, 'userId must not contain the NUL character (\\u0000)'],
     [{ referrer: 'https://x.example/\uD800' }, 'referrer must be valid Unicode (no unpaired surrogates)'],

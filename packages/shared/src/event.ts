@@ -4,7 +4,7 @@
  * server can return them as they are.
  */
 import { z } from 'zod';
-import { LIMITS, UNSTORABLE, UUID_PATTERN } from './limits.js';
+import { LANGUAGE_PATTERN, LIMITS, UNSTORABLE, UUID_PATTERN } from './limits.js';
 import { siteIdSchema } from './sites.js';
 
 /** The message for a string PostgreSQL cannot store, naming the field. */
@@ -41,6 +41,22 @@ function optionalText(field: string, max: number) {
 function uuid(field: string) {
   return z.string({ error: `${field} must be a UUID` }).regex(UUID_PATTERN, `${field} must be a UUID`);
 }
+
+/** One of the page URL's `utm_*` parameters (SPEC §10): present means not empty. */
+function utm(field: string) {
+  return text(field, LIMITS.utmMaxLength).optional();
+}
+
+const languageSchema = z
+  .string({ error: 'language must be a string' })
+  .max(LIMITS.languageMaxLength, `language must be at most ${LIMITS.languageMaxLength} characters`)
+  .regex(LANGUAGE_PATTERN, 'language must be a BCP 47 language tag such as en-US');
+
+const screenWidthSchema = z
+  .number({ error: 'screenWidth must be a number' })
+  .int('screenWidth must be an integer')
+  .min(0, 'screenWidth must not be negative')
+  .max(LIMITS.screenWidthMax, `screenWidth must be at most ${LIMITS.screenWidthMax}`);
 
 const ISO_DATETIME = z.iso.datetime({ offset: true, local: false });
 /** PostgreSQL refuses offsets of 16 h and more; real ones run from -12:00 to +14:00. */
@@ -120,6 +136,14 @@ export const eventSchema = z.strictObject(
     userId: optionalText('userId', LIMITS.userIdMaxLength),
     referrer: optionalText('referrer', LIMITS.referrerMaxLength),
     props: propsSchema.optional(),
+    // Enrichment the tracker sends (SPEC §10); the server derives the rest.
+    utmSource: utm('utmSource'),
+    utmMedium: utm('utmMedium'),
+    utmCampaign: utm('utmCampaign'),
+    utmTerm: utm('utmTerm'),
+    utmContent: utm('utmContent'),
+    language: languageSchema.optional(),
+    screenWidth: screenWidthSchema.optional(),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'event must be a JSON object') },
 );

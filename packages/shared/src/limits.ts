@@ -12,6 +12,12 @@ export const LIMITS = {
   propsMaxKeys: 30,
   propKeyMaxLength: 64,
   propStringMaxLength: 500,
+  /** Each of `utmSource` … `utmContent` (SPEC §10). */
+  utmMaxLength: 256,
+  /** RFC 5646's recommended storage size for a language tag. */
+  languageMaxLength: 35,
+  /** CSS pixels; anything wider is not a screen. */
+  screenWidthMax: 100_000,
   /** A timestamp may run this far ahead of the server clock (clock skew, time zones gone wrong). */
   maxFutureSkewMs: 24 * 60 * 60 * 1000,
   batchMaxEvents: 100,
@@ -23,6 +29,9 @@ export const LIMITS = {
 } as const;
 
 export const SITE_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+
+/** A BCP 47-shaped language tag (`en`, `en-US`, `zh-Hant-TW`): a 1–8 letter language, then subtags of 1–8 letters or digits. */
+export const LANGUAGE_PATTERN = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
 
 /** Any UUID (ids from clients need not be version 4). */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
