@@ -7,8 +7,9 @@
  * `data-spa="false"`, `data-hash="true"`, `data-exclude-localhost="false"`,
  * `data-debug`, …: every option of `createTracker` with a dashed name;
  * "true", "false" and a bare attribute become booleans). The endpoint defaults
- * to the script's own origin; `data-api` takes a URL or a path on the page's
- * origin (`/_t`). Calls kept in
+ * to the folder the script is served from (its origin for `/tally.js`, `/_t`
+ * for `/_t/s.js`, as when Tally is mounted in a host app); `data-api` takes a
+ * URL or a path on the page's origin (`/_t`). Calls kept in
  * `window.tally.q` by a stub (see examples/script-tag) before the script loaded
  * are replayed, and afterwards `tally(name, …args)`
  * calls the tracker method of that name (`tally('identify', 'u1')`) or tracks
@@ -20,7 +21,8 @@ type Command = (name: string, ...args: unknown[]) => void;
 
 try {
   const script = document.currentScript as HTMLScriptElement;
-  const options: Record<string, unknown> = { api: new URL(script.src).origin };
+  // The API sits beside the script: `https://stats.example.com/tally.js` → that origin, `/_t/s.js` → `/_t`.
+  const options: Record<string, unknown> = { api: new URL('.', script.src).href };
   for (const [key, value] of Object.entries(script.dataset)) {
     // A bare attribute (`data-debug`) is on, as in HTML.
     options[key] = value === 'true' || value === '' || (value !== 'false' && value);
