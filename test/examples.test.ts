@@ -7,6 +7,7 @@
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startServerProcess, stopAll, waitFor } from '../packages/server/test/processes.js';
@@ -213,5 +214,56 @@ describe('examples/spa', () => {
     const stats = await waitForStats('spa_example', 'spa_example on');
     expect(stats).toContain(`spa_example on ${new Date().toISOString().slice(0, 10)}: 3 events, 1 unique visitors`);
     expect(stats).toMatch(/'\/products'\s*│\s*2 /); // the page view and the add_to_cart event on it
+  });
+});
+
+describe('examples/nextjs-route', () => {
+  it('serves the tracker, takes events and answers stats through the route handler, as Next.js calls it', async () => {
+    const queuePrefix = uniqueQueuePrefix();
+    Object.assign(process.env, {
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: queuePrefix,
+      STATS_API_KEYS: STATS_KEY,
+    });
+    const route = await import(
+      pathToFileURL(join(ROOT, 'examples', 'nextjs-route', 'app', '%5Ft', '[...path]', 'route.ts')).href
+    );
+    const { getTally } = await import('../examples/nextjs-route/lib/tally.js');
+    const origin = 'https://shop.example';
+    try {
+      const script = (await route.GET(new Request(`${origin}/_t/s.js`))) as Response;
+      expect(script.status).toBe(200);
+      expect(await script.text()).toContain('/api/events');
+
+      const event = { siteId: 'next_site', eventType: 'page_view', path: '/', timestamp: new Date().toISOString() };
+      const posted = (await route.POST(
+        new Request(`${origin}/_t/api/events`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'text/plain', 'User-Agent': DESKTOP_UA, Origin: origin },
+          body: JSON.stringify({ events: [event] }),
+        }),
+      )) as Response;
+      expect(posted.status).toBe(202);
+
+      const today = event.timestamp.slice(0, 10);
+      const stats = await waitFor(
+        async () => {
+          const answer = (await route.GET(
+            new Request(`${origin}/_t/api/stats?siteId=next_site&date=${today}`, {
+              headers: { Authorization: `Bearer ${STATS_KEY}` },
+            }),
+          )) as Response;
+          return answer.status === 200 ? ((await answer.json()) as { totalViews: number }) : undefined;
+        },
+        30_000,
+        'the Next.js route to count the event',
+      );
+      expect(stats.totalViews).toBe(1);
+    } finally {
+      await (await getTally()).close();
+      await deleteQueueKeys(queuePrefix);
+      for (const name of ['DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX', 'STATS_API_KEYS']) delete process.env[name];
+    }
   });
 });

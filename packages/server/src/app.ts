@@ -113,7 +113,10 @@ export function createApp(deps: AppDeps): HonoApp {
   });
   app.onError((error, c) => {
     const httpError = toHttpError(error);
-    if (httpError.statusCode >= 500) {
+    if (httpError.statusCode === 503) {
+      // A dependency that is down or not ready yet: expected, already reported by whoever noticed it.
+      logger.warn({ path: c.req.path, requestId: c.get('requestId'), reason: httpError.message }, 'answered 503');
+    } else if (httpError.statusCode >= 500) {
       logger.error({ err: error, path: c.req.path, requestId: c.get('requestId') }, 'request failed');
     }
     return c.json(httpError.toResponse(), httpError.statusCode as 500, httpError.headers);
