@@ -4,12 +4,23 @@
  * folder, and each package used there the way its docs say — nothing from this checkout on the path.
  * docs/install.md describes the same steps.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../packages/server/test/processes.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  TEST_REDIS_URL,
+  uniqueQueuePrefix,
+} from '../packages/server/test/support.js';
 import { background, check, ROOT } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const DESKTOP_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
 let dir: string;
 let app: string;
@@ -152,5 +163,97 @@ describe('@tally/server, installed', () => {
       expect(code, server.output()).toBe(0);
     }
     expect(server.output()).toMatch(/"msg":"stopped"/);
+  });
+});
+
+describe('@tally/server embedded in a Hono app (examples/hono-embed), installed from the tarballs', () => {
+  it('serves page, tracker and collection from one origin; Chromium’s events are counted with no other request', async () => {
+    await check('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', 'hono@^4', '@hono/node-server@^2'], {
+      cwd: app,
+    });
+    await copyFile(join(ROOT, 'examples', 'hono-embed', 'server.mjs'), join(app, 'server.mjs'));
+    const database = await createTestDatabase();
+    const prefix = uniqueQueuePrefix();
+    const port = await freePort();
+    const host = background(process.execPath, ['server.mjs'], {
+      cwd: app,
+      env: {
+        PORT: String(port),
+        DATABASE_URL: database.url,
+        REDIS_URL: TEST_REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        SITE_ID: 'hono_host',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // A visitor's browser, not an automated one, on a host name other than localhost.
+      ignoreDefaultArgs: ['--enable-automation'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-blink-features=AutomationControlled',
+        `--user-agent=${DESKTOP_UA}`,
+        '--host-resolver-rules=MAP shop.example 127.0.0.1',
+      ],
+    });
+    try {
+      const origin = `http://shop.example:${port}`;
+      await waitFor(
+        async () => {
+          if (host.child.exitCode !== null) throw new Error(`the host app exited:\n${host.output()}`);
+          return (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok ? true : undefined;
+        },
+        60_000,
+        'the host app to serve its page',
+      );
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const requests: string[] = [];
+      // Every request the page makes, beacons included (Playwright's own events miss those).
+      const devtools = await context.newCDPSession(page);
+      devtools.on('Network.requestWillBeSent', (sent) => void requests.push(sent.request.url));
+      await devtools.send('Network.enable');
+      await page.goto(`${origin}/`);
+      await page.waitForFunction(() => typeof (window as { tally?: unknown }).tally === 'function');
+      await page.click('#signup');
+      // Hidden, the tracker flushes with sendBeacon (then the page closes).
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      await waitFor(
+        async () => (requests.some((url) => url.endsWith('/_t/api/events')) ? true : undefined),
+        10_000,
+        'the tracker to send its batch',
+      );
+      await page.close({ runBeforeUnload: true });
+
+      const today = new Date().toISOString().slice(0, 10);
+      const stats = await waitFor(
+        async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/_t/api/stats?siteId=hono_host&date=${today}`);
+          const body = response.ok
+            ? ((await response.json()) as { totalViews: number; uniqueUsers: number })
+            : undefined;
+          return body && body.totalViews >= 2 ? body : undefined;
+        },
+        30_000,
+        'the page view and the signup to be counted',
+      );
+      expect(stats).toMatchObject({ totalViews: 2, uniqueUsers: 1 });
+      expect(requests.filter((url) => !url.startsWith(`${origin}/`))).toEqual([]);
+      expect(requests).toEqual(expect.arrayContaining([`${origin}/_t/s.js`, `${origin}/_t/api/events`]));
+    } finally {
+      await browser.close();
+      expect(await host.stop(30_000), host.output()).toBe(0);
+      await deleteQueueKeys(prefix);
+      await database.drop();
+    }
   });
 });
