@@ -16,6 +16,8 @@ export default defineConfig([
     outDir: 'dist',
     clean: true,
     sourcemap: true,
+    // The limits are inlined from @tally/shared, so the tracker has no runtime dependency (it is one for types).
+    noExternal: ['@tally/shared'],
     esbuildOptions: fromSource,
   },
   {

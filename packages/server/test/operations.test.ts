@@ -76,17 +76,25 @@ describe('API docs', () => {
     }
 
     // Every zod schema @tally/shared exports is a component, or (the event's parts) inside one.
-    const parts: Record<string, string> = {
-      timestampSchema: 'timestamp',
-      propsSchema: 'props',
-      siteIdSchema: 'siteId',
+    const parts: Record<string, [component: string, property: string]> = {
+      timestampSchema: ['Event', 'timestamp'],
+      propsSchema: ['Event', 'props'],
+      siteIdSchema: ['Event', 'siteId'],
+      metricSchema: ['QueryRequest', 'metrics'],
+      dimensionNameSchema: ['QueryRequest', 'dimensions'],
+      filterDimensionSchema: ['QueryRequest', 'filters'],
+      filterSchema: ['QueryRequest', 'filters'],
+      dateRangeSchema: ['QueryRequest', 'dateRange'],
+      orderDirectionSchema: ['QueryRequest', 'orderBy'],
+      queryResultRowSchema: ['QueryResponse', 'results'],
     };
     const documented = new Set<unknown>(Object.values(DOCUMENTED_SCHEMAS).map((entry) => entry.schema));
     const exported = Object.entries(shared).filter(([, value]) => value instanceof z.ZodType);
     expect(exported.length).toBeGreaterThan(5);
     for (const [name, schema] of exported) {
-      if (name in parts) {
-        expect(document.components.schemas.Event?.properties).toHaveProperty(parts[name] as string);
+      const part = parts[name];
+      if (part) {
+        expect(document.components.schemas[part[0]]?.properties, name).toHaveProperty(part[1]);
       } else {
         expect(documented.has(schema), `${name} is not in the OpenAPI document`).toBe(true);
       }

@@ -92,7 +92,9 @@ describe('starting with the services down', () => {
     const ready = await fetch(`${server.baseUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ checks: { database: 'unreachable', queue: 'unreachable' } });
-    const refused = await post(server.baseUrl, pageView({ siteId: 'late_start', path: '/refused' }));
+    // A client that got a 503 resends the same eventId later; the first write may still land meanwhile.
+    const resent = pageView({ siteId: 'late_start', path: '/resent', eventId: '0b7e1c52-58a7-4c83-9f0e-6a1d2b3c4d5e' });
+    const refused = await post(server.baseUrl, resent);
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBeTruthy();
     const stats = await fetch(`${server.baseUrl}/api/stats?siteId=late_start&date=2024-11-14`);
@@ -105,16 +107,33 @@ describe('starting with the services down', () => {
       30_000,
       'readiness once both services are back',
     );
+    expect((await post(server.baseUrl, resent)).status).toBe(202);
     expect((await post(server.baseUrl, pageView({ siteId: 'late_start', path: '/counted' }))).status).toBe(202);
     const counted = await waitFor(
       async () => {
         const response = await fetch(`${server.baseUrl}/api/stats?siteId=late_start&date=2024-11-14`);
-        return response.status === 200 ? ((await response.json()) as { totalViews: number }) : undefined;
+        const body = response.status === 200 ? ((await response.json()) as { totalViews: number }) : undefined;
+        return body && body.totalViews >= 2 ? body : undefined;
       },
       30_000,
-      'the event to be counted',
+      'the events to be counted',
     );
-    expect(counted.totalViews).toBe(1);
+    // Exactly the two events: the resent one once, however many of its writes landed.
+    await waitFor(
+      async () => {
+        const health = (await (await fetch(`${server.baseUrl}/api/queues/health`)).json()) as Record<
+          string,
+          Record<string, number>
+        >;
+        const counts = health['analytics-events'] ?? {};
+        return (counts.waiting ?? 1) + (counts.active ?? 1) + (counts.delayed ?? 1) === 0 ? true : undefined;
+      },
+      10_000,
+      'the queue to drain',
+    );
+    const settled = await fetch(`${server.baseUrl}/api/stats?siteId=late_start&date=2024-11-14`);
+    expect(((await settled.json()) as { totalViews: number }).totalViews).toBe(2);
+    expect(counted.totalViews).toBe(2);
     expect(server.output()).toContain('PostgreSQL is unreachable');
     expect(await server.stop()).toBe(0);
   });

@@ -12,6 +12,8 @@ import {
   eventSchema,
   LIMITS,
   livenessSchema,
+  queryRequestSchema,
+  queryResponseSchema,
   queueCountsSchema,
   readinessSchema,
   statsQuerySchema,
@@ -34,6 +36,9 @@ export const DOCUMENTED_SCHEMAS = {
   QueueCounts: { schema: queueCountsSchema, io: 'output' },
   Liveness: { schema: livenessSchema, io: 'output' },
   Readiness: { schema: readinessSchema, io: 'output' },
+  // POST /api/query lands with the rollups it reads; its contract is published already.
+  QueryRequest: { schema: queryRequestSchema, io: 'input' },
+  QueryResponse: { schema: queryResponseSchema, io: 'output' },
 } as const;
 
 type SchemaName = keyof typeof DOCUMENTED_SCHEMAS;
