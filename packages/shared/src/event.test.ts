@@ -55,7 +55,7 @@ describe('eventSchema', () => {
     ]);
     expect(problems({ ...valid, siteId: '', timestamp: 'yesterday' })).toEqual([
       'siteId should not be empty',
-      'timestamp must be a valid ISO 8601 date string',
+      'timestamp must be a valid ISO 8601 date string with seconds and a UTC offset or Z (e.g. 2024-11-14T10:00:00Z)',
     ]);
   });
 
@@ -64,8 +64,14 @@ describe('eventSchema', () => {
     [{ siteId: 'x'.repeat(LIMITS.siteIdMaxLength + 1) }, 'siteId must be at most 128 characters'],
     [{ eventType: 42 }, 'eventType must be a string'],
     [{ path: 'x'.repeat(LIMITS.pathMaxLength + 1) }, 'path must be at most 2048 characters'],
-    [{ timestamp: '2024-11-14' }, 'timestamp must be a valid ISO 8601 date string'],
-    [{ timestamp: '2024-11-14T10:00:00' }, 'timestamp must be a valid ISO 8601 date string'],
+    [
+      { timestamp: '2024-11-14' },
+      'timestamp must be a valid ISO 8601 date string with seconds and a UTC offset or Z (e.g. 2024-11-14T10:00:00Z)',
+    ],
+    [
+      { timestamp: '2024-11-14T10:00:00' },
+      'timestamp must be a valid ISO 8601 date string with seconds and a UTC offset or Z (e.g. 2024-11-14T10:00:00Z)',
+    ],
     [{ timestamp: '1969-12-31T23:59:59Z' }, 'timestamp must not be before 1970-01-01'],
     [
       { timestamp: new Date(Date.now() + LIMITS.maxFutureSkewMs + 60_000).toISOString() },

@@ -59,6 +59,7 @@ const screenWidthSchema = z
   .max(LIMITS.screenWidthMax, `screenWidth must be at most ${LIMITS.screenWidthMax}`);
 
 const ISO_DATETIME = z.iso.datetime({ offset: true, local: false });
+const TIMESTAMP_EXAMPLE = '2024-11-14T10:00:00Z';
 /** PostgreSQL refuses offsets of 16 h and more; real ones run from -12:00 to +14:00. */
 const OFFSET_HOURS = /([+-])(\d{2}):?\d{2}$/;
 function offsetInRange(value: string): boolean {
@@ -72,7 +73,8 @@ export const timestampSchema = z
       issue.input === undefined ? 'timestamp should not be empty' : 'timestamp must be a valid ISO 8601 date string',
   })
   .refine((value) => ISO_DATETIME.safeParse(value).success && !Number.isNaN(Date.parse(value)), {
-    message: 'timestamp must be a valid ISO 8601 date string',
+    // ISO 8601 allows a time without seconds or zone; Tally needs both to know the instant.
+    message: `timestamp must be a valid ISO 8601 date string with seconds and a UTC offset or Z (e.g. ${TIMESTAMP_EXAMPLE})`,
     abort: true,
   })
   .refine(offsetInRange, { message: 'timestamp must have a UTC offset between -14:00 and +14:00', abort: true })

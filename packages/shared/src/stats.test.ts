@@ -42,3 +42,17 @@ describe('statsQuerySchema', () => {
     expect(problems({ siteId: 's', from: '2024-01-01', to: '2024-12-31' })).toEqual([]);
   });
 });
+
+describe('one message per mistake, one rule for unknown names', () => {
+  it('a date in another format is one message, not two', () => {
+    const parsed = statsQuerySchema.safeParse({ siteId: 's', date: '14/11/2024' });
+    expect(parsed.success).toBe(false);
+    expect(formatIssues(parsed.error?.issues ?? [])).toEqual(['date must be a date in YYYY-MM-DD format']);
+  });
+
+  it('an unknown query parameter is refused by name, as an unknown body field is', () => {
+    const parsed = statsQuerySchema.safeParse({ siteId: 's', date: '2024-11-14', site_id: 's' });
+    expect(parsed.success).toBe(false);
+    expect(formatIssues(parsed.error?.issues ?? [])).toEqual(['property site_id should not exist']);
+  });
+});

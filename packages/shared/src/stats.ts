@@ -13,7 +13,7 @@ function isRealDate(value: string): boolean {
 function dateParam(field: string) {
   return z
     .string({ error: `${field} must be a date in YYYY-MM-DD format` })
-    .regex(DATE_PATTERN, `${field} must be a date in YYYY-MM-DD format`)
+    .regex(DATE_PATTERN, { message: `${field} must be a date in YYYY-MM-DD format`, abort: true })
     .refine(isRealDate, `${field} must be a real calendar date`);
 }
 
@@ -21,8 +21,9 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);
 }
 
+/** Strict, as event bodies are: a misspelt parameter (`site_id`) is a 400 naming it, not silently ignored. */
 export const statsQuerySchema = z
-  .object({
+  .strictObject({
     siteId: siteIdSchema,
     date: dateParam('date').optional(),
     from: dateParam('from').optional(),

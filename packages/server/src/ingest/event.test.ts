@@ -81,7 +81,10 @@ describe('POST /api/event', () => {
     );
     expect(body).toEqual({
       statusCode: 400,
-      message: ['siteId should not be empty', 'timestamp must be a valid ISO 8601 date string'],
+      message: [
+        'siteId should not be empty',
+        'timestamp must be a valid ISO 8601 date string with seconds and a UTC offset or Z (e.g. 2024-11-14T10:00:00Z)',
+      ],
       error: 'Bad Request',
     });
   });
