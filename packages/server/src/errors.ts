@@ -9,6 +9,8 @@ export abstract class HttpError extends Error {
   abstract readonly error: string;
   readonly headers: Record<string, string> = {};
   readonly messages: string | string[];
+  /** Fields the answer carries besides the three of the error shape (the ids of a 503). */
+  readonly details: Pick<ErrorResponse, 'eventId' | 'eventIds'> = {};
 
   constructor(messages: string | string[]) {
     super(Array.isArray(messages) ? messages.join('; ') : messages);
@@ -16,7 +18,7 @@ export abstract class HttpError extends Error {
   }
 
   toResponse(): ErrorResponse {
-    return { statusCode: this.statusCode, message: this.messages, error: this.error };
+    return { statusCode: this.statusCode, message: this.messages, error: this.error, ...this.details };
   }
 }
 
@@ -36,6 +38,15 @@ export class UnauthorizedError extends HttpError {
     super(message);
     this.name = 'UnauthorizedError';
     if (challenge) this.headers['WWW-Authenticate'] = challenge;
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  readonly statusCode = 403;
+  readonly error = 'Forbidden';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
   }
 }
 
@@ -87,7 +98,11 @@ export class TooManyRequestsError extends HttpError {
   }
 }
 
-/** Redis (the queue) cannot take events right now; the client should retry. */
+/**
+ * Redis (the queue) cannot take events right now; the client should retry. A
+ * write that timed out may still land, so the answer names the ids the events
+ * were given (`withEventIds`): a resend with them cannot count twice.
+ */
 export class QueueUnavailableError extends HttpError {
   readonly statusCode = 503;
   readonly error = 'Service Unavailable';
@@ -95,6 +110,14 @@ export class QueueUnavailableError extends HttpError {
     super('The event queue is unavailable; retry later');
     this.name = 'QueueUnavailableError';
     this.headers['Retry-After'] = String(retryAfterSeconds);
+  }
+
+  /** The same error naming the events' ids: `eventId` for the single-event route, `eventIds` for a batch. */
+  withEventIds(ids: string[], { batch }: { batch: boolean }): QueueUnavailableError {
+    const named = new QueueUnavailableError(Number(this.headers['Retry-After']));
+    if (batch) named.details.eventIds = ids;
+    else named.details.eventId = ids[0] as string;
+    return named;
   }
 }
 

@@ -14,7 +14,7 @@ export interface Metrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   ingestEvents: Counter<'outcome'>;
-  /** Events answered 202 but dropped on purpose, by reason (`user_agent`: a bot). */
+  /** Events dropped or refused on purpose, by reason (`user_agent`: a bot; `origin`: not in `ALLOWED_ORIGINS`). */
   filteredEvents: Counter<'reason'>;
   /** Pass as the batch processor's `onFolded`. */
   onFolded(result: FoldResult, events: readonly QueuedEvent[]): void;
@@ -54,7 +54,7 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
   });
   const filteredEvents = new Counter({
     name: 'tally_ingest_filtered_events_total',
-    help: 'Events answered 202 but never queued nor stored, by reason (user_agent: the User-Agent is a bot)',
+    help: 'Events never queued nor stored on purpose, by reason (user_agent: a bot, answered 202; origin: Origin not in ALLOWED_ORIGINS, answered 403)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

@@ -21,11 +21,20 @@ import {
   type QueueWorker,
 } from './types.js';
 
-/** A queue write that Redis has not acknowledged by then answers 503; the client resends with the same ids. */
+/**
+ * A request whose events Redis has not acknowledged by then answers 503 with
+ * their ids; the write is not cancelled and may still land, so the client
+ * resends with the same ids (docs/api.md, "Retrying after 503").
+ */
 const ENQUEUE_TIMEOUT_MS = 5_000;
 
-/** Requests that arrive together share a job of at most this many events (whole requests are never split), with this many queue writes under way at once. */
-const GROUP_COMMIT = { maxEvents: 1_000, maxInFlight: 4 };
+/**
+ * Requests that arrive together share a job of at most this many events (whole
+ * requests are never split), with this many queue writes under way at once;
+ * past `maxPending` events waiting for Redis, requests answer 503 at once
+ * rather than pile up in memory behind a hung Redis.
+ */
+const GROUP_COMMIT = { maxEvents: 1_000, maxInFlight: 4, maxPending: 20_000 };
 
 export interface BullQueueOptions {
   /** See `connection.ts`: fail-fast for producers, patient for workers. */
@@ -53,13 +62,15 @@ export function createBullEventsQueue({ connection, prefix, logger }: BullQueueO
     },
     maxItems: GROUP_COMMIT.maxEvents,
     maxInFlight: GROUP_COMMIT.maxInFlight,
+    maxPending: GROUP_COMMIT.maxPending,
   });
 
   return {
     queue,
     async enqueueEvents(events: QueuedEvent[]) {
       try {
-        await jobs.add(events);
+        // The write has its own timeout, but a request may also wait behind other writes: bound both.
+        await withTimeout(jobs.add(events), ENQUEUE_TIMEOUT_MS, `enqueue timed out after ${ENQUEUE_TIMEOUT_MS} ms`);
       } catch (error) {
         logger.warn({ err: error }, 'could not enqueue events');
         throw new QueueUnavailableError();
