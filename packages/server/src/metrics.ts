@@ -16,6 +16,8 @@ export interface Metrics {
   ingestEvents: Counter<'outcome'>;
   /** Events dropped or refused on purpose, by reason (`user_agent`: a bot; `origin`: not in `ALLOWED_ORIGINS`). */
   filteredEvents: Counter<'reason'>;
+  /** Pass as the batch processor's `onParked`. */
+  onParked(event: QueuedEvent): void;
   /** Pass as the batch processor's `onFolded`. */
   onFolded(result: FoldResult, events: readonly QueuedEvent[]): void;
   /** Wraps a batch processor to count processed and failed jobs. */
@@ -25,11 +27,13 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Read at each scrape for the queue depth gauge. */
   queue: EventQueue;
+  /** Read at each scrape: events waiting in `parked_events`. */
+  countParked?: () => Promise<number>;
   /** Node.js process metrics (memory, event loop lag, GC); on by default. */
   processMetrics?: boolean;
 }
 
-export function createMetrics({ queue, processMetrics = true }: MetricsOptions): Metrics {
+export function createMetrics({ queue, countParked, processMetrics = true }: MetricsOptions): Metrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'tally_' });
 
@@ -85,6 +89,25 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const parkedEvents = new Counter({
+    name: 'tally_events_parked_total',
+    help: 'Events this worker parked in parked_events: PostgreSQL refused their data, so they were folded apart from their job',
+    registers: [registry],
+  });
+  if (countParked) {
+    new Gauge({
+      name: 'tally_parked_events',
+      help: 'Events waiting in the parked_events table for an operator (docs/operations.md)',
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(await countParked());
+        } catch {
+          this.reset(); // an unreachable database shows as a missing sample; /readyz reports it
+        }
+      },
+    });
+  }
   const processingLatency = new Histogram({
     name: 'tally_event_processing_seconds',
     help: 'Time from the API accepting an event to its fold into PostgreSQL',
@@ -98,6 +121,9 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
     httpDuration,
     ingestEvents,
     filteredEvents,
+    onParked() {
+      parkedEvents.inc();
+    },
     onFolded(result, events) {
       foldedEvents.inc({ result: 'counted' }, result.inserted);
       foldedEvents.inc({ result: 'duplicate' }, result.duplicates);

@@ -21,6 +21,7 @@ import { createBullEventsQueue, startBullWorker } from './queue/events-queue.js'
 import { createInProcessQueue } from './queue/in-process-queue.js';
 import { warnUnlessNoEviction } from './queue/redis-checks.js';
 import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
+import { countParkedEvents } from './worker/park.js';
 import { createBatchProcessor } from './worker/processor.js';
 import { startRetention } from './worker/retention.js';
 
@@ -133,7 +134,7 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
       ? await connectPostgresAndRedis(config as Env & { DATABASE_URL: string }, logger)
       : await openEmbedded(config, logger);
   const { database, statsDatabase, queue } = backend;
-  const metrics = createMetrics({ queue });
+  const metrics = createMetrics({ queue, countParked: () => countParkedEvents(database.db) });
   const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
 
   return {
@@ -171,6 +172,7 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
           db: workerDatabase.db,
           logger: workerLogger,
           concurrency,
+          onParked: (event) => metrics.onParked(event),
           onFolded: (result, events) => {
             metrics.onFolded(result, events);
             statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));
