@@ -148,7 +148,9 @@ const CONNECTION_ERROR_CODES = new Set([
 // SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now), 53300 (too many connections).
 const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 const CONNECTION_MESSAGE =
-  /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+  /connection terminated|timeout exceeded when trying to connect|connection error|not queryable|query read timeout/i;
+/** PostgreSQL cancelled a statement that ran past `statement_timeout`. */
+const STATEMENT_TIMEOUT_SQLSTATE = '57014';
 
 /** True when `error` (or its cause) says the database could not be reached, rather than that a query was wrong. */
 export function isDatabaseConnectionError(error: unknown): boolean {
@@ -170,9 +172,22 @@ export class InternalError extends HttpError {
   }
 }
 
-/** Every failure becomes an `HttpError`; anything unexpected hides its details behind a 500. */
+function isStatementTimeout(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if ((current as { code?: unknown }).code === STATEMENT_TIMEOUT_SQLSTATE) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Every failure becomes an `HttpError`; anything unexpected hides its details
+ * behind a 500. A statement PostgreSQL cancelled for its time is a 503 to a
+ * client (the database is overloaded), but not a connection error to the
+ * worker, which splits a fold that takes too long rather than wait forever.
+ */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
-  if (isDatabaseConnectionError(error)) return new DatabaseUnavailableError(error);
+  if (isDatabaseConnectionError(error) || isStatementTimeout(error)) return new DatabaseUnavailableError(error);
   return new InternalError();
 }

@@ -71,9 +71,10 @@ interface Backend {
 
 async function connectPostgresAndRedis(config: Env & { DATABASE_URL: string }, logger: Logger): Promise<Backend> {
   await migratePostgres(config.DATABASE_URL);
-  const database = connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const timeouts = { statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS };
+  const database = connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE, timeouts);
   const statsDatabase = config.STATS_DATABASE_URL
-    ? connectPostgres(config.STATS_DATABASE_URL, config.DATABASE_POOL_SIZE)
+    ? connectPostgres(config.STATS_DATABASE_URL, config.DATABASE_POOL_SIZE, timeouts)
     : database;
 
   const producer = createRedisConnection(config, 'producer');
