@@ -17,6 +17,7 @@ import {
   EVENTS_JOB_OPTIONS,
   type EventQueue,
   type EventsJobData,
+  MAX_STALLED_COUNT,
   type QueuedEvent,
   type QueueWorker,
 } from './types.js';
@@ -35,6 +36,13 @@ const ENQUEUE_TIMEOUT_MS = 5_000;
  * rather than pile up in memory behind a hung Redis.
  */
 const GROUP_COMMIT = { maxEvents: 1_000, maxInFlight: 4, maxPending: 20_000 };
+
+/**
+ * Completed jobs are removed (`removeOnComplete`), so BullMQ's own completed
+ * count is always 0: workers count them in this Redis key instead (INCR), and
+ * `/api/queues/health` reports it, across every worker and restart.
+ */
+export const completedCountKey = (prefix: string) => `${prefix}:${EVENTS_QUEUE_NAME}:tally:completed-total`;
 
 export interface BullQueueOptions {
   /** See `connection.ts`: fail-fast for producers, patient for workers. */
@@ -77,9 +85,13 @@ export function createBullEventsQueue({ connection, prefix, logger }: BullQueueO
       }
     },
     async counts() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+      const [counts, completedTotal] = await Promise.all([
+        queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'),
+        connection.get(completedCountKey(prefix)),
+      ]);
       const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-      const { active = 0, completed = 0, failed = 0, delayed = 0 } = counts;
+      const { active = 0, failed = 0, delayed = 0 } = counts;
+      const completed = (counts.completed ?? 0) + Number(completedTotal ?? 0);
       return { waiting, active, completed, failed, delayed, total: waiting + active + completed + failed + delayed };
     },
     async ping() {
@@ -124,9 +136,20 @@ export function startBullWorker({
         throw Worker.RateLimitError();
       }
     },
-    { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs },
+    {
+      connection,
+      prefix,
+      concurrency,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: MAX_STALLED_COUNT,
+    },
   );
   worker.on('error', (error) => logger.error({ err: error }, 'worker connection error'));
+  worker.on('completed', () => {
+    // A count for operators, not a guarantee: a lost increment only under-reports.
+    connection.incr(completedCountKey(prefix)).catch(() => {});
+  });
   worker.on('failed', (job, error) =>
     logger.warn(
       { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade, events: job?.data.events.length },
