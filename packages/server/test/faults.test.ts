@@ -233,6 +233,7 @@ describe('services going away', () => {
       statusCode: 503,
       message: 'The event queue is unavailable; retry later',
       error: 'Service Unavailable',
+      eventId: expect.stringMatching(/^[0-9a-f-]{36}$/), // to resend with (docs/api.md)
     });
     const ready = await current.app.request('/readyz');
     expect(ready.status).toBe(503);
