@@ -63,6 +63,8 @@ export const envSchema = z.object({
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   STATS_DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATABASE_POOL_SIZE: positiveInt(12),
+  /** PostgreSQL cancels a statement after this long; the stats API then answers 503. */
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt(30_000),
 
   REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
   REDIS_HOST: optionalString,

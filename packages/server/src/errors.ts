@@ -9,6 +9,8 @@ export abstract class HttpError extends Error {
   abstract readonly error: string;
   readonly headers: Record<string, string> = {};
   readonly messages: string | string[];
+  /** Fields the answer carries besides the three of the error shape (the ids of a 503). */
+  readonly details: Pick<ErrorResponse, 'eventId' | 'eventIds'> = {};
 
   constructor(messages: string | string[]) {
     super(Array.isArray(messages) ? messages.join('; ') : messages);
@@ -16,7 +18,7 @@ export abstract class HttpError extends Error {
   }
 
   toResponse(): ErrorResponse {
-    return { statusCode: this.statusCode, message: this.messages, error: this.error };
+    return { statusCode: this.statusCode, message: this.messages, error: this.error, ...this.details };
   }
 }
 
@@ -36,6 +38,15 @@ export class UnauthorizedError extends HttpError {
     super(message);
     this.name = 'UnauthorizedError';
     if (challenge) this.headers['WWW-Authenticate'] = challenge;
+  }
+}
+
+export class ForbiddenError extends HttpError {
+  readonly statusCode = 403;
+  readonly error = 'Forbidden';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
   }
 }
 
@@ -87,7 +98,11 @@ export class TooManyRequestsError extends HttpError {
   }
 }
 
-/** Redis (the queue) cannot take events right now; the client should retry. */
+/**
+ * Redis (the queue) cannot take events right now; the client should retry. A
+ * write that timed out may still land, so the answer names the ids the events
+ * were given (`withEventIds`): a resend with them cannot count twice.
+ */
 export class QueueUnavailableError extends HttpError {
   readonly statusCode = 503;
   readonly error = 'Service Unavailable';
@@ -95,6 +110,14 @@ export class QueueUnavailableError extends HttpError {
     super('The event queue is unavailable; retry later');
     this.name = 'QueueUnavailableError';
     this.headers['Retry-After'] = String(retryAfterSeconds);
+  }
+
+  /** The same error naming the events' ids: `eventId` for the single-event route, `eventIds` for a batch. */
+  withEventIds(ids: string[], { batch }: { batch: boolean }): QueueUnavailableError {
+    const named = new QueueUnavailableError(Number(this.headers['Retry-After']));
+    if (batch) named.details.eventIds = ids;
+    else named.details.eventId = ids[0] as string;
+    return named;
   }
 }
 
@@ -125,7 +148,9 @@ const CONNECTION_ERROR_CODES = new Set([
 // SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot connect now), 53300 (too many connections).
 const CONNECTION_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 const CONNECTION_MESSAGE =
-  /connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+  /connection terminated|timeout exceeded when trying to connect|connection error|not queryable|query read timeout/i;
+/** PostgreSQL cancelled a statement that ran past `statement_timeout`. */
+const STATEMENT_TIMEOUT_SQLSTATE = '57014';
 
 /** True when `error` (or its cause) says the database could not be reached, rather than that a query was wrong. */
 export function isDatabaseConnectionError(error: unknown): boolean {
@@ -147,9 +172,22 @@ export class InternalError extends HttpError {
   }
 }
 
-/** Every failure becomes an `HttpError`; anything unexpected hides its details behind a 500. */
+function isStatementTimeout(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if ((current as { code?: unknown }).code === STATEMENT_TIMEOUT_SQLSTATE) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Every failure becomes an `HttpError`; anything unexpected hides its details
+ * behind a 500. A statement PostgreSQL cancelled for its time is a 503 to a
+ * client (the database is overloaded), but not a connection error to the
+ * worker, which splits a fold that takes too long rather than wait forever.
+ */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
-  if (isDatabaseConnectionError(error)) return new DatabaseUnavailableError(error);
+  if (isDatabaseConnectionError(error) || isStatementTimeout(error)) return new DatabaseUnavailableError(error);
   return new InternalError();
 }

@@ -14,8 +14,10 @@ export interface Metrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   ingestEvents: Counter<'outcome'>;
-  /** Events answered 202 but dropped on purpose, by reason (`user_agent`: a bot). */
+  /** Events dropped or refused on purpose, by reason (`user_agent`: a bot; `origin`: not in `ALLOWED_ORIGINS`). */
   filteredEvents: Counter<'reason'>;
+  /** Pass as the batch processor's `onParked`. */
+  onParked(event: QueuedEvent): void;
   /** Pass as the batch processor's `onFolded`. */
   onFolded(result: FoldResult, events: readonly QueuedEvent[]): void;
   /** Wraps a batch processor to count processed and failed jobs. */
@@ -25,11 +27,13 @@ export interface Metrics {
 export interface MetricsOptions {
   /** Read at each scrape for the queue depth gauge. */
   queue: EventQueue;
+  /** Read at each scrape: events waiting in `parked_events`. */
+  countParked?: () => Promise<number>;
   /** Node.js process metrics (memory, event loop lag, GC); on by default. */
   processMetrics?: boolean;
 }
 
-export function createMetrics({ queue, processMetrics = true }: MetricsOptions): Metrics {
+export function createMetrics({ queue, countParked, processMetrics = true }: MetricsOptions): Metrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'tally_' });
 
@@ -54,7 +58,7 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
   });
   const filteredEvents = new Counter({
     name: 'tally_ingest_filtered_events_total',
-    help: 'Events answered 202 but never queued nor stored, by reason (user_agent: the User-Agent is a bot)',
+    help: 'Events never queued nor stored on purpose, by reason (user_agent: a bot, answered 202; origin: Origin not in ALLOWED_ORIGINS, answered 403)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });
@@ -85,6 +89,25 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const parkedEvents = new Counter({
+    name: 'tally_events_parked_total',
+    help: 'Events this worker parked in parked_events: PostgreSQL refused their data, so they were folded apart from their job',
+    registers: [registry],
+  });
+  if (countParked) {
+    new Gauge({
+      name: 'tally_parked_events',
+      help: 'Events waiting in the parked_events table for an operator (docs/operations.md)',
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(await countParked());
+        } catch {
+          this.reset(); // an unreachable database shows as a missing sample; /readyz reports it
+        }
+      },
+    });
+  }
   const processingLatency = new Histogram({
     name: 'tally_event_processing_seconds',
     help: 'Time from the API accepting an event to its fold into PostgreSQL',
@@ -98,6 +121,9 @@ export function createMetrics({ queue, processMetrics = true }: MetricsOptions):
     httpDuration,
     ingestEvents,
     filteredEvents,
+    onParked() {
+      parkedEvents.inc();
+    },
     onFolded(result, events) {
       foldedEvents.inc({ result: 'counted' }, result.inserted);
       foldedEvents.inc({ result: 'duplicate' }, result.duplicates);

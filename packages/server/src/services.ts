@@ -24,6 +24,7 @@ import { createBullEventsQueue, startBullWorker } from './queue/events-queue.js'
 import { createInProcessQueue } from './queue/in-process-queue.js';
 import { warnUnlessNoEviction } from './queue/redis-checks.js';
 import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
+import { countParkedEvents } from './worker/park.js';
 import { createBatchProcessor } from './worker/processor.js';
 import { startRetention } from './worker/retention.js';
 
@@ -128,11 +129,12 @@ function connectPostgresAndRedis(
     },
   );
   migration.catch(() => {}); // reported through onFatal; workers waiting on it just never start
+  const timeouts = { statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS };
   const database = clients.pool
     ? usePool(clients.pool)
-    : connectPostgres(config.DATABASE_URL as string, config.DATABASE_POOL_SIZE);
+    : connectPostgres(config.DATABASE_URL as string, config.DATABASE_POOL_SIZE, timeouts);
   const statsDatabase = config.STATS_DATABASE_URL
-    ? connectPostgres(config.STATS_DATABASE_URL, config.DATABASE_POOL_SIZE)
+    ? connectPostgres(config.STATS_DATABASE_URL, config.DATABASE_POOL_SIZE, timeouts)
     : database;
 
   // A host's own Redis client serves as the producer; Tally's connections are its own to close.
@@ -244,7 +246,7 @@ export async function openServices(
       ? connectPostgresAndRedis(config, logger, fatal, clients)
       : await openEmbedded(config, logger);
   const { database, statsDatabase, queue } = backend;
-  const metrics = createMetrics({ queue });
+  const metrics = createMetrics({ queue, countParked: () => countParkedEvents(database.db) });
   const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
 
   return {
@@ -287,6 +289,7 @@ export async function openServices(
           db: workerDatabase.db,
           logger: workerLogger,
           concurrency,
+          onParked: (event) => metrics.onParked(event),
           onFolded: (result, events) => {
             metrics.onFolded(result, events);
             statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));

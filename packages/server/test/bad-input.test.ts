@@ -88,11 +88,11 @@ const eventCases: Case[] = [
   ['an empty siteId', '/api/event', { body: event({ siteId: '' }) }, 400, 'siteId should not be empty'],
   ['an empty path', '/api/event', { body: event({ path: '' }) }, 400, 'path should not be empty'],
   [
-    'a path of 2049 characters',
+    'a path of 2049 bytes',
     '/api/event',
     { body: event({ path: `/${'a'.repeat(LIMITS.pathMaxLength)}` }) },
     400,
-    'path must be at most 2048 characters',
+    'path must be at most 2048 bytes of UTF-8',
   ],
   [
     'an eventType of 65 characters',

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { connectPostgres } from '../src/db/client.js';
+import type { EventsJobData } from '../src/queue/types.js';
 import { freePort, startServerProcess, stopAll, waitFor } from './processes.js';
 import {
   createTestDatabase,
@@ -232,6 +233,7 @@ describe('services going away', () => {
       statusCode: 503,
       message: 'The event queue is unavailable; retry later',
       error: 'Service Unavailable',
+      eventId: expect.stringMatching(/^[0-9a-f-]{36}$/), // to resend with (docs/api.md)
     });
     const ready = await current.app.request('/readyz');
     expect(ready.status).toBe(503);
@@ -335,7 +337,7 @@ describe('SIGTERM with jobs active', () => {
   });
 });
 
-describe('a poison batch', () => {
+describe('a malformed job', () => {
   let stack: TestStack;
   afterAll(async () => {
     await stack?.close();
@@ -343,12 +345,10 @@ describe('a poison batch', () => {
 
   it('ends in the failed set after its attempts, is visible, and holds up nothing', async () => {
     stack = await startTestStack();
-    // A job no fold can take (it bypassed the API's validation): PostgreSQL refuses its event id.
+    // A job no worker can read (it bypassed the API): a bad job, unlike a bad event (poison.test.ts, parked).
     const poison = await stack.queue.queue.add('batch', {
-      events: [
-        { ...pageView({ siteId: 'poison' }), eventId: 'not-a-uuid', visitorId: randomUUID(), receivedAt: Date.now() },
-      ],
-    });
+      events: 'not-a-batch-of-events',
+    } as unknown as EventsJobData);
     const good = await postJson(stack.app, '/api/events', { events: [pageView({ siteId: 'healthy' })] });
     expect(good.status).toBe(202);
     const current = stack;
@@ -374,7 +374,7 @@ describe('a poison batch', () => {
     });
     const board = await stack.app.request('/api/queues/admin/api/queues?activeQueue=analytics-events&status=failed');
     expect(board.status).toBe(200);
-    expect(await board.text()).toContain('not-a-uuid');
-    expect(await stack.query("select 1 from raw_events where site_id = 'poison'")).toEqual([]);
+    expect(await board.text()).toContain('not-a-batch-of-events');
+    expect(await stack.query('select 1 from parked_events')).toEqual([]);
   });
 });

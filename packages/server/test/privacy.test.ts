@@ -117,7 +117,8 @@ describe('cookieless visitor ids (VISITOR_ID_MODE=cookieless)', () => {
     const response = await postJson(
       stack.app,
       '/api/event',
-      pageView({ siteId: 'cookieless_site', ...event }),
+      // Stamped now: an event is hashed with its own day's salt, and older days are other visitors.
+      pageView({ siteId: 'cookieless_site', timestamp: new Date().toISOString(), ...event }),
       headers,
     );
     expect(response.status).toBe(202);
@@ -146,7 +147,12 @@ describe('cookieless visitor ids (VISITOR_ID_MODE=cookieless)', () => {
     const batch = await postJson(
       stack.app,
       '/api/events',
-      { events: [pageView({ siteId: 'cookieless_site' }), pageView({ siteId: 'cookieless_site', path: '/x' })] },
+      {
+        events: [
+          pageView({ siteId: 'cookieless_site', timestamp: new Date().toISOString() }),
+          pageView({ siteId: 'cookieless_site', path: '/x', timestamp: new Date().toISOString() }),
+        ],
+      },
       { 'X-Forwarded-For': '203.0.113.7', 'User-Agent': BROWSER },
     );
     expect((await jsonOf(batch)).visitorId).toBe(first);

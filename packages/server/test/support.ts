@@ -189,12 +189,23 @@ export function pageView(overrides: Record<string, unknown> = {}) {
 }
 
 /**
- * A TCP proxy in front of PostgreSQL that a test can cut and restore, to make
- * the database really unreachable for the connections that go through it.
+ * A TCP proxy in front of PostgreSQL (or Redis) that a test can cut and
+ * restore, to make the service really unreachable for the connections that go
+ * through it; or keep connected but silent: `silence()` swallows every byte
+ * (a hung server), `pause()` holds them back until `resume()` (a slow one,
+ * whose writes land late).
  */
 export async function startTcpProxy(target = { host: '127.0.0.1', port: 5432 }) {
   const sockets = new Set<Socket>();
   let open = true;
+  let mode: 'forward' | 'silent' | 'paused' = 'forward';
+  const held: (() => void)[] = [];
+  const relay = (from: Socket, to: Socket) =>
+    from.on('data', (chunk: Buffer) => {
+      if (mode === 'silent') return;
+      if (mode === 'paused') held.push(() => to.write(chunk));
+      else to.write(chunk);
+    });
   const server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -210,7 +221,8 @@ export async function startTcpProxy(target = { host: '127.0.0.1', port: 5432 }) 
     };
     client.on('error', forget).on('close', forget);
     upstream.on('error', forget).on('close', forget);
-    client.pipe(upstream).pipe(client);
+    relay(client, upstream);
+    relay(upstream, client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -229,6 +241,19 @@ export async function startTcpProxy(target = { host: '127.0.0.1', port: 5432 }) 
     },
     restore() {
       open = true;
+      mode = 'forward';
+    },
+    /** Connections stay open, but nothing gets through either way, ever. */
+    silence() {
+      mode = 'silent';
+    },
+    /** Connections stay open; bytes wait in the proxy until `resume()`. */
+    pause() {
+      mode = 'paused';
+    },
+    resume() {
+      mode = 'forward';
+      for (const deliver of held.splice(0)) deliver();
     },
     async close() {
       this.cut();

@@ -5,6 +5,10 @@ export const errorResponseSchema = z.object({
   statusCode: z.number().int(),
   message: z.union([z.string(), z.array(z.string())]),
   error: z.string(),
+  /** On a 503 from `POST /api/event`: the id the event was given; resend with it, as it may still be queued. */
+  eventId: z.string().optional(),
+  /** On a 503 from `POST /api/events`: the ids of the valid events, in order; resend with them. */
+  eventIds: z.array(z.string()).optional(),
 });
 
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;

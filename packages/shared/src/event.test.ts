@@ -46,6 +46,12 @@ describe('eventSchema', () => {
     expect(problems({ ...valid, screenWidth: LIMITS.screenWidthMax })).toEqual([]);
   });
 
+  it('takes a path of exactly 2048 bytes of UTF-8, whatever the characters', () => {
+    expect(problems({ ...valid, path: '/'.repeat(LIMITS.pathMaxLength) })).toEqual([]);
+    expect(problems({ ...valid, path: `/${'路'.repeat(682)}x` })).toEqual([]); // 1 + 2046 + 1 bytes
+    expect(problems({ ...valid, path: `/${'😀'.repeat(511)}xyz` })).toEqual([]); // 1 + 2044 + 3 bytes
+  });
+
   it('lists every problem, each naming its field', () => {
     expect(problems({})).toEqual([
       'siteId should not be empty',
@@ -63,7 +69,10 @@ describe('eventSchema', () => {
     [{ siteId: 'has space' }, 'siteId must contain only letters, digits and _ . : -'],
     [{ siteId: 'x'.repeat(LIMITS.siteIdMaxLength + 1) }, 'siteId must be at most 128 characters'],
     [{ eventType: 42 }, 'eventType must be a string'],
-    [{ path: 'x'.repeat(LIMITS.pathMaxLength + 1) }, 'path must be at most 2048 characters'],
+    [{ path: 'x'.repeat(LIMITS.pathMaxLength + 1) }, 'path must be at most 2048 bytes of UTF-8'],
+    // 2048 characters, but 6 KiB of UTF-8: over PostgreSQL's btree entry limit, so it would sink its fold.
+    [{ path: '路'.repeat(LIMITS.pathMaxLength) }, 'path must be at most 2048 bytes of UTF-8'],
+    [{ path: `/${'😀'.repeat(512)}` }, 'path must be at most 2048 bytes of UTF-8'],
     [
       { timestamp: '2024-11-14' },
       'timestamp must be a valid ISO 8601 date string with seconds and a UTC offset or Z (e.g. 2024-11-14T10:00:00Z)',

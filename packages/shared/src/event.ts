@@ -4,7 +4,7 @@
  * server can return them as they are.
  */
 import { z } from 'zod';
-import { LANGUAGE_PATTERN, LIMITS, UNSTORABLE, UUID_PATTERN } from './limits.js';
+import { LANGUAGE_PATTERN, LIMITS, UNSTORABLE, UUID_PATTERN, utf8Length } from './limits.js';
 import { siteIdSchema } from './sites.js';
 
 /** The message for a string PostgreSQL cannot store, naming the field. */
@@ -28,6 +28,20 @@ function text(field: string, max: number) {
     })
     .min(1, { message: `${field} should not be empty`, abort: true })
     .max(max, `${field} must be at most ${max} characters`);
+  return storable(schema, field);
+}
+
+/** A required string limited in UTF-8 bytes, for the fields PostgreSQL indexes by their whole value. */
+function indexedText(field: string, maxBytes: number) {
+  const message = `${field} must be at most ${maxBytes} bytes of UTF-8`;
+  const schema = z
+    .string({
+      error: (issue) => (issue.input === undefined ? `${field} should not be empty` : `${field} must be a string`),
+    })
+    .min(1, { message: `${field} should not be empty`, abort: true })
+    // Characters never outnumber bytes, so the cheap check goes first and keeps the OpenAPI maxLength.
+    .max(maxBytes, { message, abort: true })
+    .refine((value) => utf8Length(value) <= maxBytes, { message, abort: true });
   return storable(schema, field);
 }
 
@@ -131,7 +145,7 @@ export const eventSchema = z.strictObject(
   {
     siteId: siteIdSchema,
     eventType: text('eventType', LIMITS.eventTypeMaxLength),
-    path: text('path', LIMITS.pathMaxLength),
+    path: indexedText('path', LIMITS.pathMaxLength),
     timestamp: timestampSchema,
     eventId: uuid('eventId').optional(),
     visitorId: uuid('visitorId').optional(),

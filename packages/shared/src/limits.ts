@@ -6,6 +6,7 @@
 export const LIMITS = {
   siteIdMaxLength: 128,
   eventTypeMaxLength: 64,
+  /** Bytes of UTF-8, not characters: a path is a key of btree indexes, which PostgreSQL caps per entry. */
   pathMaxLength: 2048,
   referrerMaxLength: 2048,
   userIdMaxLength: 256,
@@ -26,7 +27,28 @@ export const LIMITS = {
   statsMaxRangeDays: 366,
   statsDefaultTopPaths: 10,
   statsMaxTopPaths: 100,
+  /** Days the stats API takes: ones PostgreSQL and JS both hold, a range's day after (10000-01-01) too. */
+  statsMinDate: '1970-01-01',
+  statsMaxDate: '9999-12-31',
+  /**
+   * PostgreSQL refuses a btree index entry over 2704 bytes (a third of an 8 KiB
+   * page). The widest key Tally builds — site_daily_event_counts' primary key
+   * (site_id, date, event_type, path) — stays below it with the limits above:
+   * 128 + 4 + 64 × 3 + 2048 bytes plus tuple overhead (`limits.test.ts`).
+   */
+  indexEntryMaxBytes: 2704,
 } as const;
+
+/** The length of `value` in UTF-8 bytes, what PostgreSQL stores (no encoder needed, so it runs anywhere). */
+export function utf8Length(value: string): number {
+  let bytes = value.length;
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i);
+    // One unit below 0x80 is 1 byte, below 0x800 is 2, else 3; a surrogate pair (2 units) is 4.
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
 
 export const SITE_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 

@@ -20,6 +20,11 @@ describe('statsQuerySchema', () => {
     [{ siteId: 's' }, 'date should not be empty (or give from and to)'],
     [{ siteId: 's', date: '14-11-2024' }, 'date must be a date in YYYY-MM-DD format'],
     [{ siteId: 's', date: '2024-02-30' }, 'date must be a real calendar date'],
+    // Year 0 is a JS date but not a PostgreSQL one: refused here rather than failing in the database.
+    [{ siteId: 's', date: '0000-01-01' }, 'date must be between 1970-01-01 and 9999-12-31'],
+    [{ siteId: 's', date: '1969-12-31' }, 'date must be between 1970-01-01 and 9999-12-31'],
+    [{ siteId: 's', from: '0000-01-01', to: '0000-01-02' }, 'from must be between 1970-01-01 and 9999-12-31'],
+    [{ siteId: 's', from: '9999-12-30', to: '10000-01-01' }, 'to must be a date in YYYY-MM-DD format'],
     [
       { siteId: 's', date: '2024-02-01', from: '2024-01-01', to: '2024-01-02' },
       'date cannot be combined with from and to',
@@ -36,6 +41,11 @@ describe('statsQuerySchema', () => {
     ],
   ])('rejects %j', (query, message) => {
     expect(problems(query as Record<string, string>)).toContain(message);
+  });
+
+  it('accepts the first and last days PostgreSQL and JS both hold', () => {
+    expect(problems({ siteId: 's', date: '1970-01-01' })).toEqual([]);
+    expect(problems({ siteId: 's', from: '9999-12-01', to: '9999-12-31', eventType: 'click' })).toEqual([]);
   });
 
   it('allows a full leap year range of 366 days', () => {

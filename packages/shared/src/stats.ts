@@ -14,7 +14,10 @@ function dateParam(field: string) {
   return z
     .string({ error: `${field} must be a date in YYYY-MM-DD format` })
     .regex(DATE_PATTERN, { message: `${field} must be a date in YYYY-MM-DD format`, abort: true })
-    .refine(isRealDate, `${field} must be a real calendar date`);
+    .refine(isRealDate, { message: `${field} must be a real calendar date`, abort: true })
+    .refine((value) => value >= LIMITS.statsMinDate && value <= LIMITS.statsMaxDate, {
+      message: `${field} must be between ${LIMITS.statsMinDate} and ${LIMITS.statsMaxDate}`,
+    });
 }
 
 export function daysBetween(from: string, to: string): number {

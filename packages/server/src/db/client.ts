@@ -23,8 +23,31 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function connectPostgres(url: string, poolSize: number): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
+/** How long one statement may run before PostgreSQL cancels it (`DATABASE_STATEMENT_TIMEOUT_MS`). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+/**
+ * Every wait on PostgreSQL is bounded, so a database that hangs (or a network
+ * that silently drops its packets) answers 503 instead of holding requests:
+ * connecting takes at most 5 s; PostgreSQL cancels a statement after
+ * `statementTimeoutMs` (SQLSTATE 57014); and should the server itself be
+ * silent, the client gives up 2 s later ("Query read timeout", which counts as
+ * unreachable). TCP keepalive finds dead connections that sit idle in the pool.
+ */
+export function connectPostgres(
+  url: string,
+  poolSize: number,
+  { statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS }: { statementTimeoutMs?: number } = {},
+): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 2_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
   // An idle client losing its connection must not take the process down; the pool replaces it.
   pool.on('error', () => {});
   return { ...usePool(pool), close: () => pool.end() };

@@ -27,7 +27,8 @@ export function requestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHan
 /**
  * Mounted on `/api/event` and `/api/events`. A refused request counts as one
  * rejected event whatever it held; an accepted batch reports its own split;
- * events a route dropped on purpose (bots) count as filtered, not accepted.
+ * events the admission gate dropped (bots, answered 202) or refused (origins,
+ * answered 403) count as filtered by reason, not as accepted or rejected.
  */
 export function ingestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHandler {
   return async function ingestMetricsHandler(c, next) {
@@ -35,7 +36,7 @@ export function ingestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHand
     if (c.req.method !== 'POST') return;
     const status = c.res.status;
     const filtered = c.get('filteredEvents');
-    if (filtered && status === 202) {
+    if (filtered) {
       metrics.filteredEvents.inc({ reason: filtered.reason }, filtered.events);
       return;
     }

@@ -76,7 +76,9 @@ const ingestErrors = {
   429: error(
     'Over RATE_LIMIT_IP_PER_MINUTE (requests per client IP) or RATE_LIMIT_SITE_PER_MINUTE (events per site); retry after `Retry-After` seconds',
   ),
-  503: error('The queue cannot take events right now; retry after `Retry-After` seconds'),
+  503: error(
+    'The queue cannot take events right now; retry after `Retry-After` seconds with the `eventId`/`eventIds` this answer names (the events may still be queued)',
+  ),
 };
 
 /** A stats key when `STATS_API_KEYS` is set; the empty alternative lets "Try it out" call an open server too. */

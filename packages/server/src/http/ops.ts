@@ -1,6 +1,7 @@
 /** Operations routes: queue health, liveness and readiness (SPEC §2). */
 import { EVENTS_QUEUE_NAME } from '@tally/shared';
 import { Hono } from 'hono';
+import { QueueUnavailableError } from '../errors.js';
 import type { EventQueue } from '../queue/types.js';
 import { withTimeout } from '../timeouts.js';
 
@@ -21,9 +22,17 @@ async function check(probe: () => Promise<void>): Promise<'ok' | 'unreachable'> 
   }
 }
 
-/** Mounted at `/api/queues`. */
+/** Mounted at `/api/queues`: 503 (with `Retry-After`) when the queue cannot be read, never a 500 or a hang. */
 export function queueHealthRoutes({ queue }: Pick<OpsDeps, 'queue'>) {
-  return new Hono().get('/health', async (c) => c.json({ [EVENTS_QUEUE_NAME]: await queue.counts() }));
+  return new Hono().get('/health', async (c) => {
+    let counts: Awaited<ReturnType<EventQueue['counts']>>;
+    try {
+      counts = await withTimeout(queue.counts(), READY_CHECK_TIMEOUT_MS);
+    } catch {
+      throw new QueueUnavailableError();
+    }
+    return c.json({ [EVENTS_QUEUE_NAME]: counts });
+  });
 }
 
 /** Mounted at the root: `/healthz`, `/readyz`. */

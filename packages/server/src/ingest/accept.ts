@@ -2,8 +2,8 @@
  * `acceptEvents()`: the one path every ingested event takes, whichever route
  * it came by. In order: validate each event with the shared schema, resolve
  * its visitor (`visitor.ts`), shape it for the queue, enrich it (SPEC §10
- * plugs in at the marked step), pass the admission gate (`admission.ts`: bots,
- * rate limits), enqueue it, and set the visitor cookie. It resolves once the
+ * plugs in at the marked step), pass the admission gate (`admission.ts`:
+ * origins, bots, rate limits), enqueue it, and set the visitor cookie. It resolves once the
  * events are durable in the queue, or dropped by the gate.
  */
 import { type Event, eventSchema, formatIssues } from '@tally/shared';
@@ -11,7 +11,7 @@ import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
 import type { Env } from '../env.js';
-import { ValidationError } from '../errors.js';
+import { QueueUnavailableError, ValidationError } from '../errors.js';
 import type { EventQueue, QueuedEvent } from '../queue/types.js';
 import { type AdmissionGate, admitEvents } from './admission.js';
 import { createBotFilter } from './bot-filter.js';
@@ -54,11 +54,23 @@ export function createIngestDeps({
     logger,
   });
   const deps: IngestDeps = { queue, visitors, trustProxy: config.TRUST_PROXY };
+  if (config.ALLOWED_ORIGINS.length > 0) deps.allowedOrigins = new Set(config.ALLOWED_ORIGINS);
   if (config.BOT_FILTER) deps.botFilter = createBotFilter();
   if (rateLimiter) deps.rateLimiter = rateLimiter;
   return deps;
 }
 
+/**
+ * The one rule for time: an event's timestamp is cut to whole milliseconds, in
+ * UTC, before it is queued. JS keeps milliseconds and PostgreSQL microseconds,
+ * and PostgreSQL rounds where JS truncates: `23:59:59.9999999Z` would be the
+ * next day in the database and this day here (cookieless salt, metrics).
+ */
+export function queuedTimestamp(timestamp: string): string {
+  return new Date(Date.parse(timestamp)).toISOString();
+}
+
+/** `event` as queued; its timestamp already cut by `queuedTimestamp`. */
 export function toQueuedEvent(event: Event, visitorId: string, receivedAt: number): QueuedEvent {
   const queued: QueuedEvent = {
     eventId: event.eventId?.toLowerCase() ?? crypto.randomUUID(),
@@ -113,13 +125,25 @@ export async function acceptEvents(
     );
   }
 
-  const requestVisitors = await deps.visitors.forRequest(c);
+  const events = valid.map(({ event }) => ({ ...event, timestamp: queuedTimestamp(event.timestamp) }));
+  const utcDay = (event: Event) => event.timestamp.slice(0, 10);
+  const requestVisitors = await deps.visitors.forRequest(c, events.map(utcDay));
   const receivedAt = Date.now();
-  const accepted = valid.map(({ event }) =>
-    toQueuedEvent(event, requestVisitors.of(event.siteId, event.visitorId), receivedAt),
+  const accepted = events.map((event) =>
+    toQueuedEvent(event, requestVisitors.of(event.siteId, event.visitorId, utcDay(event)), receivedAt),
   );
   // Enrichment (SPEC §10: source, channel, device, geo) derives its fields here, from the request and the event.
-  if (await admitEvents(c, deps, accepted)) await deps.queue.enqueueEvents(accepted);
+  if (await admitEvents(c, deps, accepted)) {
+    try {
+      await deps.queue.enqueueEvents(accepted);
+    } catch (error) {
+      if (!(error instanceof QueueUnavailableError)) throw error;
+      throw error.withEventIds(
+        accepted.map((event) => event.eventId),
+        { batch },
+      );
+    }
+  }
 
   requestVisitors.finish(c);
   return { accepted, rejected, visitorId: requestVisitors.requestVisitorId() };

@@ -11,11 +11,12 @@
 import type { Context } from 'hono';
 import { createIsbotFromList, list } from 'isbot';
 
-export type FilterReason = 'user_agent';
+/** Why events were not stored: `user_agent` a bot (answered 202), `origin` not in `ALLOWED_ORIGINS` (answered 403). */
+export type FilterReason = 'user_agent' | 'origin';
 
 declare module 'hono' {
   interface ContextVariableMap {
-    /** Set by an ingestion route that answered but dropped its events; read by the ingest metrics. */
+    /** Set by the admission gate when it dropped or refused a request's events; read by the ingest metrics. */
     filteredEvents?: { reason: FilterReason; events: number };
   }
 }

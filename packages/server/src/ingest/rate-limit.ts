@@ -56,8 +56,13 @@ export function redisRateLimitStore(redis: Redis): RateLimitStore {
   };
 }
 
-/** In-process counters, for the embedded default's single process. */
-export function memoryRateLimitStore(): RateLimitStore {
+/**
+ * In-process counters, for the embedded default's single process. Keys come
+ * from client input (IPs, site ids), so a window holds at most `maxKeys`;
+ * past that, new keys pass uncounted until the next window (fail open, as
+ * when Redis cannot count) rather than grow memory without bound.
+ */
+export function memoryRateLimitStore({ maxKeys = 100_000 }: { maxKeys?: number } = {}): RateLimitStore {
   const counts = new Map<string, number>();
   let window = -1;
   return {
@@ -70,7 +75,10 @@ export function memoryRateLimitStore(): RateLimitStore {
       }
       const over = charges.findIndex((c) => (counts.get(c.key) ?? 0) + c.cost > c.max);
       if (over >= 0) return over;
-      for (const c of charges) counts.set(c.key, (counts.get(c.key) ?? 0) + c.cost);
+      for (const c of charges) {
+        const count = counts.get(c.key);
+        if (count !== undefined || counts.size < maxKeys) counts.set(c.key, (count ?? 0) + c.cost);
+      }
       return -1;
     },
   };

@@ -1,24 +1,31 @@
 /**
  * The daily-rotating secret behind cookieless visitor ids, kept in PostgreSQL
  * (`daily_salts`) so that every API instance, and the embedded default across a
- * restart, hashes a day's visitors with the same salt. Each process asks the
- * database once per UTC day; creating a day's salt deletes those older than
- * yesterday. Without a reachable database and no salt yet, ingestion answers
- * 503 (the client retries); with one, it carries on with that one.
+ * restart, hashes a day's visitors with the same salt. An event is hashed with
+ * the salt of its own UTC day, so an event stamped just before midnight and
+ * sent just after it is the same visitor as the rest of that day. Salts are
+ * kept for today and yesterday (the retention): an older event takes
+ * yesterday's, a future-stamped one today's. Each process asks the database
+ * once per salt; creating a day's salt deletes those older than yesterday.
+ * Without a reachable database and no salt yet, ingestion answers 503 (the
+ * client retries); with one, it carries on with that one.
  */
 import { randomBytes } from 'node:crypto';
+import { DAY_MS } from '@tally/shared';
 import { sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
 import { DatabaseUnavailableError } from '../errors.js';
 
-const DAY_MS = 86_400_000;
-
 export interface SaltStore {
   /** Today's salt (UTC), from memory after the first call of the day. */
   current(now?: number): Buffer | Promise<Buffer>;
+  /** The salt of UTC day `day` (YYYY-MM-DD), clamped to the days salts are kept for (yesterday, today). */
+  forDay(day: string, now?: number): Buffer | Promise<Buffer>;
 }
 
-async function loadSalt(db: Database, day: string): Promise<Buffer> {
+const dayOf = (time: number) => new Date(time - (time % DAY_MS)).toISOString().slice(0, 10);
+
+async function loadSalt(db: Database, day: string, today: string): Promise<Buffer> {
   const fresh = randomBytes(32).toString('hex');
   for (let attempt = 0; attempt < 3; attempt++) {
     const rows = await queryRows<{ salt: string }>(
@@ -29,7 +36,7 @@ async function loadSalt(db: Database, day: string): Promise<Buffer> {
             RETURNING salt
           ),
           expired AS (
-            DELETE FROM daily_salts WHERE day < ${day}::date - 1
+            DELETE FROM daily_salts WHERE day < ${today}::date - 1
           )
           SELECT salt FROM inserted
           UNION ALL
@@ -45,35 +52,41 @@ async function loadSalt(db: Database, day: string): Promise<Buffer> {
 const RETRY_AFTER_FAILURE_MS = 5_000;
 
 export function postgresSaltStore(db: Database): SaltStore {
-  let salt: Buffer | undefined;
-  let validUntil = 0;
+  // At most two days: today's and yesterday's (older ones are dropped as days pass).
+  const salts = new Map<string, Buffer>();
+  let latest: Buffer | undefined;
   let retryAt = 0;
-  let loading: Promise<Buffer> | undefined;
-  return {
-    current(now = Date.now()) {
-      if (salt && (now < validUntil || now < retryAt)) return salt;
-      if (loading) return loading;
-      const dayStart = now - (now % DAY_MS);
-      const day = new Date(dayStart).toISOString().slice(0, 10);
-      loading = loadSalt(db, day)
-        .then(
-          (loaded) => {
-            salt = loaded;
-            validUntil = dayStart + DAY_MS;
-            return loaded;
-          },
-          (error: unknown) => {
-            // The database is down as a new day starts: keep yesterday's salt for a while rather than
-            // refuse events (those visitors may count twice today); with no salt at all, answer 503.
-            retryAt = now + RETRY_AFTER_FAILURE_MS;
-            if (salt) return salt;
-            throw new DatabaseUnavailableError(error);
-          },
-        )
-        .finally(() => {
-          loading = undefined;
-        });
-      return loading;
-    },
-  };
+  const loading = new Map<string, Promise<Buffer>>();
+
+  function forDay(requested: string, now = Date.now()): Buffer | Promise<Buffer> {
+    const today = dayOf(now);
+    const yesterday = dayOf(now - DAY_MS);
+    const day = requested > today ? today : requested < yesterday ? yesterday : requested;
+    const known = salts.get(day);
+    if (known) return known;
+    if (latest && now < retryAt) return latest;
+    const pending = loading.get(day);
+    if (pending) return pending;
+    const load = loadSalt(db, day, today)
+      .then(
+        (loaded) => {
+          for (const kept of salts.keys()) if (kept < yesterday) salts.delete(kept);
+          salts.set(day, loaded);
+          latest = loaded;
+          return loaded;
+        },
+        (error: unknown) => {
+          // The database is down as a new day starts: keep the last salt for a while rather than
+          // refuse events (those visitors may count twice that day); with no salt at all, answer 503.
+          retryAt = now + RETRY_AFTER_FAILURE_MS;
+          if (latest) return latest;
+          throw new DatabaseUnavailableError(error);
+        },
+      )
+      .finally(() => loading.delete(day));
+    loading.set(day, load);
+    return load;
+  }
+
+  return { forDay, current: (now = Date.now()) => forDay(dayOf(now), now) };
 }

@@ -1,6 +1,6 @@
 /**
  * Who a request's events belong to, in the mode `VISITOR_ID_MODE` picks. The
- * routes ask `forRequest(c)` once and then `of(siteId, visitorId)` per event,
+ * routes ask `forRequest(c, days)` once and then `of(siteId, visitorId, day)` per event,
  * whatever the mode:
  *
  * - `cookie` (SPEC §2): a valid `visitor_id` cookie, else the `visitorId` the
@@ -16,18 +16,23 @@ import type { Context } from 'hono';
 import { clientIp } from './client-ip.js';
 import type { SaltStore } from './salts.js';
 
-/** The `visitor_id` cookie's value when it holds a UUID; parsed by hand, as it is on every request. */
+/**
+ * The first `visitor_id` cookie holding a UUID; parsed by hand, as it is on
+ * every request. A browser may send the name more than once (cookies of
+ * different paths or domains, e.g. `visitor_id=junk; visitor_id=<uuid>`): a
+ * junk one must not hide a good one.
+ */
 export function readVisitorCookie(cookieHeader: string | undefined): string | undefined {
   if (!cookieHeader) return undefined;
   const name = `${VISITOR_COOKIE}=`;
-  let at = cookieHeader.indexOf(name);
-  while (at > 0 && cookieHeader[at - 1] !== ' ' && cookieHeader[at - 1] !== ';')
-    at = cookieHeader.indexOf(name, at + 1);
-  if (at < 0) return undefined;
-  const start = at + name.length;
-  const end = cookieHeader.indexOf(';', start);
-  const value = (end < 0 ? cookieHeader.slice(start) : cookieHeader.slice(start, end)).trim();
-  return UUID_PATTERN.test(value) ? value.toLowerCase() : undefined;
+  for (let at = cookieHeader.indexOf(name); at >= 0; at = cookieHeader.indexOf(name, at + 1)) {
+    if (at > 0 && cookieHeader[at - 1] !== ' ' && cookieHeader[at - 1] !== ';') continue;
+    const start = at + name.length;
+    const end = cookieHeader.indexOf(';', start);
+    const value = (end < 0 ? cookieHeader.slice(start) : cookieHeader.slice(start, end)).trim();
+    if (UUID_PATTERN.test(value)) return value.toLowerCase();
+  }
+  return undefined;
 }
 
 export interface CookieOptions {
@@ -43,8 +48,8 @@ export function visitorCookie(visitorId: string, { domain, crossSite }: CookieOp
 }
 
 export interface RequestVisitors {
-  /** The visitor of one event of this request. */
-  of(siteId: string, bodyVisitorId: string | undefined): string;
+  /** The visitor of one event of this request; `day` is the event's UTC day (YYYY-MM-DD). */
+  of(siteId: string, bodyVisitorId: string | undefined, day: string): string;
   /** The visitor the response names: the cookie's, else the first event's. */
   requestVisitorId(): string;
   /** Sets the visitor cookie when the mode and the request call for one. */
@@ -52,7 +57,8 @@ export interface RequestVisitors {
 }
 
 export interface VisitorIds {
-  forRequest(c: Context): RequestVisitors | Promise<RequestVisitors>;
+  /** `days`: the UTC days of the request's events, for the modes whose ids depend on the day. */
+  forRequest(c: Context, days: readonly string[]): RequestVisitors | Promise<RequestVisitors>;
 }
 
 class CookieVisitors implements RequestVisitors {
@@ -97,20 +103,21 @@ export function hashVisitorId(salt: Buffer, siteId: string, ip: string, userAgen
 }
 
 class CookielessVisitors implements RequestVisitors {
-  private lastSiteId: string | undefined;
+  private lastKey: string | undefined;
   private lastVisitorId = '';
   private first: string | undefined;
   constructor(
-    private readonly salt: Buffer,
+    private readonly salts: ReadonlyMap<string, Buffer>,
     private readonly ip: string,
     private readonly userAgent: string,
   ) {}
 
-  of(siteId: string): string {
-    // A batch is nearly always one site: hash once per request, not once per event.
-    if (siteId !== this.lastSiteId) {
-      this.lastSiteId = siteId;
-      this.lastVisitorId = hashVisitorId(this.salt, siteId, this.ip, this.userAgent);
+  of(siteId: string, _bodyVisitorId: string | undefined, day: string): string {
+    // A batch is nearly always one site and one day: hash once per request, not once per event.
+    const key = `${day}\n${siteId}`;
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastVisitorId = hashVisitorId(this.salts.get(day) as Buffer, siteId, this.ip, this.userAgent);
     }
     this.first ??= this.lastVisitorId;
     return this.lastVisitorId;
@@ -124,12 +131,18 @@ class CookielessVisitors implements RequestVisitors {
 }
 
 export function cookielessVisitorIds({ salts, trustProxy }: { salts: SaltStore; trustProxy: number }): VisitorIds {
-  const start = (salt: Buffer, c: Context) =>
-    new CookielessVisitors(salt, clientIp(c, trustProxy), c.req.header('user-agent') ?? '');
   return {
-    forRequest(c) {
-      const salt = salts.current();
-      return salt instanceof Promise ? salt.then((loaded) => start(loaded, c)) : start(salt, c);
+    forRequest(c, days) {
+      const start = (byDay: Map<string, Buffer>) =>
+        new CookielessVisitors(byDay, clientIp(c, trustProxy), c.req.header('user-agent') ?? '');
+      const byDay = new Map<string, Buffer>();
+      const pending: Promise<void>[] = [];
+      for (const day of new Set(days)) {
+        const salt = salts.forDay(day);
+        if (salt instanceof Promise) pending.push(salt.then((loaded) => void byDay.set(day, loaded)));
+        else byDay.set(day, salt);
+      }
+      return pending.length === 0 ? start(byDay) : Promise.all(pending).then(() => start(byDay));
     },
   };
 }

@@ -42,6 +42,31 @@ describe('createStatsCache', () => {
     expect(cache.get('a', 'k')?.body).toBe('fresh');
   });
 
+  it('30,000 distinct queries for one site keep the cache within its bounds', async () => {
+    const cache = createStatsCache({ ttlMs: 60_000, maxEntries: 1_000, maxEntriesPerSite: 200, maxBytes: 64 * 1024 });
+    for (let i = 0; i < 30_000; i++) {
+      cache.set('busy', `q${i}`, answer(`{"n":${i}}`), cache.generation());
+      expect(cache.size.entries).toBeLessThanOrEqual(200);
+    }
+    expect(cache.get('busy', 'q29999')?.body).toBe('{"n":29999}'); // the newest stay
+    expect(cache.get('busy', 'q0')).toBeUndefined();
+    // Other sites still get their room, up to the overall bound.
+    for (let i = 0; i < 30_000; i++) cache.set(`site${i % 50}`, `q${i}`, answer('x'.repeat(40)), cache.generation());
+    expect(cache.size.entries).toBeLessThanOrEqual(1_000);
+    expect(cache.size.bytes).toBeLessThanOrEqual(64 * 1024);
+    cache.invalidateSites(Array.from({ length: 50 }, (_, i) => `site${i}`).concat('busy'));
+    expect(cache.size).toEqual({ entries: 0, bytes: 0 });
+  });
+
+  it('drops expired answers rather than keep them', async () => {
+    const cache = createStatsCache({ ttlMs: 20, maxEntries: 10 });
+    for (let i = 0; i < 10; i++) cache.set(`s${i}`, 'k', answer('1'), cache.generation());
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    cache.set('fresh', 'k', answer('2'), cache.generation());
+    expect(cache.size.entries).toBe(1); // making room swept the expired ones
+    expect(cache.get('fresh', 'k')?.body).toBe('2');
+  });
+
   it('caches nothing with a TTL of 0', () => {
     const cache = createStatsCache({ ttlMs: 0 });
     cache.set('a', 'k', answer('1'), cache.generation());

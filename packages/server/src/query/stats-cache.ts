@@ -26,45 +26,104 @@ export interface StatsCache {
   set(siteId: string, key: string, answer: CachedAnswer, generation: number): void;
   /** Forgets every answer about these sites: a fold changed them. */
   invalidateSites(siteIds: Iterable<string>): void;
+  /** Answers held, and their bytes: for tests and to see the bounds hold. */
+  readonly size: { entries: number; bytes: number };
 }
 
 interface Site {
   /** The clock value of the site's last invalidation. */
   invalidatedAt: number;
-  answers: Map<string, Entry>;
+  /** Keys of this site's answers in `answers`, oldest first. */
+  keys: Set<string>;
 }
 
-export function createStatsCache({ ttlMs, maxSites = 10_000 }: { ttlMs: number; maxSites?: number }): StatsCache {
+export interface StatsCacheOptions {
+  ttlMs: number;
+  /** Sites whose invalidation is remembered. */
+  maxSites?: number;
+  /** Answers held in all; past it expired ones go first, then the oldest. */
+  maxEntries?: number;
+  /** Answers held for one site, so that one site's many queries cannot push out every other site's. */
+  maxEntriesPerSite?: number;
+  /** Bytes of answer bodies held in all (a top-100 answer can be tens of KiB). */
+  maxBytes?: number;
+}
+
+/**
+ * Every bound is on client input: the query string is the key, so 30,000
+ * distinct queries must not mean 30,000 answers kept for good.
+ */
+export function createStatsCache({
+  ttlMs,
+  maxSites = 10_000,
+  maxEntries = 5_000,
+  maxEntriesPerSite = 500,
+  maxBytes = 16 * 1024 * 1024,
+}: StatsCacheOptions): StatsCache {
   const sites = new Map<string, Site>();
+  /** Every answer by `siteId\nkey` (a site id holds no newline), oldest first. */
+  const answers = new Map<string, Entry & { siteId: string }>();
+  let bytes = 0;
   let clock = 0;
   // Sites forgotten to stay within `maxSites` count as invalidated when they were forgotten.
   let forgottenUpTo = 0;
+
+  function drop(id: string) {
+    const entry = answers.get(id);
+    if (!entry) return;
+    answers.delete(id);
+    bytes -= entry.body.length;
+    sites.get(entry.siteId)?.keys.delete(id);
+  }
 
   function remember(siteId: string, invalidatedAt: number): Site {
     if (sites.size >= maxSites) {
       const [oldestId, oldest] = sites.entries().next().value as [string, Site];
       forgottenUpTo = Math.max(forgottenUpTo, oldest.invalidatedAt);
+      for (const id of oldest.keys) drop(id);
       sites.delete(oldestId);
     }
-    const site = { invalidatedAt, answers: new Map<string, Entry>() };
+    const site: Site = { invalidatedAt, keys: new Set() };
     sites.set(siteId, site);
     return site;
   }
 
+  function makeRoom(site: Site, size: number) {
+    if (site.keys.size >= maxEntriesPerSite) drop(site.keys.values().next().value as string);
+    if (answers.size < maxEntries && bytes + size <= maxBytes) return;
+    const now = Date.now();
+    for (const [id, entry] of answers) if (entry.expiresAt <= now) drop(id);
+    for (const id of answers.keys()) {
+      if (answers.size < maxEntries && bytes + size <= maxBytes) break;
+      drop(id);
+    }
+  }
+
   return {
     get(siteId, key) {
-      const entry = sites.get(siteId)?.answers.get(key);
-      if (!entry || entry.expiresAt <= Date.now()) return undefined;
+      const id = `${siteId}\n${key}`;
+      const entry = answers.get(id);
+      if (!entry) return undefined;
+      if (entry.expiresAt <= Date.now()) {
+        drop(id);
+        return undefined;
+      }
       return entry;
     },
     generation() {
       return clock;
     },
     set(siteId, key, answer, generation) {
-      if (ttlMs <= 0) return;
-      const site = sites.get(siteId);
-      if ((site?.invalidatedAt ?? forgottenUpTo) > generation) return;
-      (site ?? remember(siteId, forgottenUpTo)).answers.set(key, { ...answer, expiresAt: Date.now() + ttlMs });
+      if (ttlMs <= 0 || answer.body.length > maxBytes) return;
+      const known = sites.get(siteId);
+      if ((known?.invalidatedAt ?? forgottenUpTo) > generation) return;
+      const site = known ?? remember(siteId, forgottenUpTo);
+      const id = `${siteId}\n${key}`;
+      drop(id);
+      makeRoom(site, answer.body.length);
+      answers.set(id, { ...answer, siteId, expiresAt: Date.now() + ttlMs });
+      site.keys.add(id);
+      bytes += answer.body.length;
     },
     invalidateSites(siteIds) {
       for (const siteId of siteIds) {
@@ -72,11 +131,14 @@ export function createStatsCache({ ttlMs, maxSites = 10_000 }: { ttlMs: number; 
         const site = sites.get(siteId);
         if (site) {
           site.invalidatedAt = clock;
-          site.answers.clear();
+          for (const id of site.keys) drop(id);
         } else {
           remember(siteId, clock);
         }
       }
+    },
+    get size() {
+      return { entries: answers.size, bytes };
     },
   };
 }

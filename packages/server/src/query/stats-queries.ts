@@ -27,10 +27,18 @@ interface DayTotals {
 export async function readStats(db: Database, query: StatsQuery): Promise<StatsResponse | undefined> {
   const limit = query.limit ?? LIMITS.statsDefaultTopPaths;
   if (query.date && !query.eventType) return readDay(db, query.siteId, query.date, limit);
+  // A range takes several queries: one REPEATABLE READ snapshot for all of them, so that a fold
+  // committing in between cannot make the answer contradict itself (totals below the top paths' sum).
+  return db.transaction((tx) => readRange(tx as unknown as Database, query, limit), SNAPSHOT);
+}
+
+const SNAPSHOT = { isolationLevel: 'repeatable read', accessMode: 'read only' } as const;
+
+async function readRange(db: Database, query: StatsQuery, limit: number): Promise<StatsResponse | undefined> {
   const from = query.date ?? (query.from as string);
   const to = query.date ?? (query.to as string);
   const single = from === to;
-
+  // On the transaction's one connection these run one after the other, all in its snapshot.
   const [daily, topPaths, rangeVisitors] = await Promise.all([
     query.eventType
       ? eventTypeDaily(db, query.siteId, query.eventType, from, to)

@@ -17,15 +17,32 @@ import {
   EVENTS_JOB_OPTIONS,
   type EventQueue,
   type EventsJobData,
+  MAX_STALLED_COUNT,
   type QueuedEvent,
   type QueueWorker,
 } from './types.js';
 
-/** A queue write that Redis has not acknowledged by then answers 503; the client resends with the same ids. */
+/**
+ * A request whose events Redis has not acknowledged by then answers 503 with
+ * their ids; the write is not cancelled and may still land, so the client
+ * resends with the same ids (docs/api.md, "Retrying after 503").
+ */
 const ENQUEUE_TIMEOUT_MS = 5_000;
 
-/** Requests that arrive together share a job of at most this many events (whole requests are never split), with this many queue writes under way at once. */
-const GROUP_COMMIT = { maxEvents: 1_000, maxInFlight: 4 };
+/**
+ * Requests that arrive together share a job of at most this many events (whole
+ * requests are never split), with this many queue writes under way at once;
+ * past `maxPending` events waiting for Redis, requests answer 503 at once
+ * rather than pile up in memory behind a hung Redis.
+ */
+const GROUP_COMMIT = { maxEvents: 1_000, maxInFlight: 4, maxPending: 20_000 };
+
+/**
+ * Completed jobs are removed (`removeOnComplete`), so BullMQ's own completed
+ * count is always 0: workers count them in this Redis key instead (INCR), and
+ * `/api/queues/health` reports it, across every worker and restart.
+ */
+export const completedCountKey = (prefix: string) => `${prefix}:${EVENTS_QUEUE_NAME}:tally:completed-total`;
 
 export interface BullQueueOptions {
   /** See `connection.ts`: fail-fast for producers, patient for workers. */
@@ -53,22 +70,28 @@ export function createBullEventsQueue({ connection, prefix, logger }: BullQueueO
     },
     maxItems: GROUP_COMMIT.maxEvents,
     maxInFlight: GROUP_COMMIT.maxInFlight,
+    maxPending: GROUP_COMMIT.maxPending,
   });
 
   return {
     queue,
     async enqueueEvents(events: QueuedEvent[]) {
       try {
-        await jobs.add(events);
+        // The write has its own timeout, but a request may also wait behind other writes: bound both.
+        await withTimeout(jobs.add(events), ENQUEUE_TIMEOUT_MS, `enqueue timed out after ${ENQUEUE_TIMEOUT_MS} ms`);
       } catch (error) {
         logger.warn({ err: error }, 'could not enqueue events');
         throw new QueueUnavailableError();
       }
     },
     async counts() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+      const [counts, completedTotal] = await Promise.all([
+        queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'),
+        connection.get(completedCountKey(prefix)),
+      ]);
       const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-      const { active = 0, completed = 0, failed = 0, delayed = 0 } = counts;
+      const { active = 0, failed = 0, delayed = 0 } = counts;
+      const completed = (counts.completed ?? 0) + Number(completedTotal ?? 0);
       return { waiting, active, completed, failed, delayed, total: waiting + active + completed + failed + delayed };
     },
     async ping() {
@@ -113,9 +136,20 @@ export function startBullWorker({
         throw Worker.RateLimitError();
       }
     },
-    { connection, prefix, concurrency, lockDuration: lockMs, stalledInterval: lockMs },
+    {
+      connection,
+      prefix,
+      concurrency,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: MAX_STALLED_COUNT,
+    },
   );
   worker.on('error', (error) => logger.error({ err: error }, 'worker connection error'));
+  worker.on('completed', () => {
+    // A count for operators, not a guarantee: a lost increment only under-reports.
+    connection.incr(completedCountKey(prefix)).catch(() => {});
+  });
   worker.on('failed', (job, error) =>
     logger.warn(
       { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade, events: job?.data.events.length },

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pageView, postJson, startTestStack, type TestStack } from '../../test/support.js';
-import { createGroupCommit } from './group-commit.js';
+import { createGroupCommit, GroupCommitFullError } from './group-commit.js';
 
 describe('createGroupCommit', () => {
   it('writes what arrives in one turn as one group, and settles each caller with it', async () => {
@@ -28,10 +28,33 @@ describe('createGroupCommit', () => {
     const first = commit.add([0]);
     await new Promise((resolve) => setImmediate(resolve));
     const rest = [commit.add([1, 2]), commit.add([3, 4]), commit.add([5, 6, 7]), commit.add([8])];
-    expect(commit.pending).toBe(8);
+    expect(commit.pending).toBe(9); // the write under way counts until it is done
     release();
     await Promise.all([first, ...rest]);
     expect(writes).toEqual([[0], [1, 2, 3, 4], [5, 6, 7, 8]]);
+  });
+
+  it('refuses at once past maxPending, so a hung write cannot grow memory without bound', async () => {
+    const releases: (() => void)[] = [];
+    const commit = createGroupCommit<number>({
+      write: () => new Promise<void>((resolve) => releases.push(resolve)),
+      maxItems: 2,
+      maxInFlight: 1,
+      maxPending: 5,
+    });
+    const waiting = [commit.add([1, 2]), commit.add([3, 4]), commit.add([5])];
+    await expect(commit.add([6])).rejects.toThrow(GroupCommitFullError);
+    expect(commit.pending).toBe(5);
+    for (let write = 1; write <= 3; write++) {
+      await vi.waitFor(() => expect(releases).toHaveLength(write));
+      releases[write - 1]?.();
+    }
+    await Promise.all(waiting);
+    expect(commit.pending).toBe(0);
+    const after = commit.add([6]);
+    await vi.waitFor(() => expect(releases).toHaveLength(4));
+    releases[3]?.();
+    await expect(after).resolves.toBeUndefined();
   });
 
   it('rejects every caller of a failed write, and only those', async () => {

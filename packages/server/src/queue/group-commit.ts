@@ -27,6 +27,16 @@ export interface GroupCommitOptions<T> {
    * only wastes time.
    */
   maxCallers?: number;
+  /**
+   * Items accepted but not yet written, at most: past it `add` rejects at once
+   * (`GroupCommitFullError`), so a write that hangs cannot make memory grow
+   * without bound.
+   */
+  maxPending?: number;
+}
+
+export class GroupCommitFullError extends Error {
+  override name = 'GroupCommitFullError';
 }
 
 interface Group<T> {
@@ -40,12 +50,15 @@ export function createGroupCommit<T>({
   maxInFlight,
   lingerMs = 0,
   maxCallers = Number.POSITIVE_INFINITY,
+  maxPending = Number.POSITIVE_INFINITY,
 }: GroupCommitOptions<T>) {
   const sealed: Group<T>[] = [];
   let open: Group<T> | undefined;
   let inFlight = 0;
   let pumpScheduled = false;
   let lingerTimer: NodeJS.Timeout | undefined;
+  /** Items in open and sealed groups, and in writes under way. */
+  let pending = 0;
 
   function seal() {
     if (open) sealed.push(open);
@@ -59,6 +72,7 @@ export function createGroupCommit<T>({
       const group = sealed.shift();
       if (!group) return;
       inFlight += 1;
+      const written = group.items.length;
       write(group.items)
         .then(
           () => {
@@ -70,6 +84,7 @@ export function createGroupCommit<T>({
         )
         .finally(() => {
           inFlight -= 1;
+          pending -= written;
           schedulePump();
         });
     }
@@ -98,6 +113,10 @@ export function createGroupCommit<T>({
   return {
     /** Adds `items`, kept together in one group; resolves when that group is written. */
     add(items: T[]): Promise<void> {
+      if (pending + items.length > maxPending && pending > 0) {
+        return Promise.reject(new GroupCommitFullError(`${pending} items already wait to be written`));
+      }
+      pending += items.length;
       return new Promise<void>((resolve, reject) => {
         if (open && open.items.length + items.length > maxItems) seal();
         open ??= { items: [], waiters: [] };
@@ -107,9 +126,9 @@ export function createGroupCommit<T>({
         schedulePump();
       });
     },
-    /** Items accepted but not yet written, for shutdown and metrics. */
+    /** Items accepted but not yet written (writes under way included), for shutdown and metrics. */
     get pending() {
-      return sealed.reduce((n, group) => n + group.items.length, open?.items.length ?? 0);
+      return pending;
     },
   };
 }

@@ -47,6 +47,8 @@ export function createInProcessQueue({
   const delayed = new Map<Job, NodeJS.Timeout>();
   const failed: Job[] = [];
   let active = 0;
+  /** Jobs done since start (they are dropped, as BullMQ's are, so this counter is all that is left of them). */
+  let completed = 0;
   let nextId = 1;
   let closed = false;
   let worker: { processor: BatchProcessor; concurrency: number } | undefined;
@@ -79,6 +81,7 @@ export function createInProcessQueue({
     job.attemptsMade++;
     try {
       await processor(job.events);
+      completed++;
     } catch (error) {
       if (error instanceof DatabaseUnavailableError && !draining) {
         // An outage is not the batch's fault: try again later without spending the attempt.
@@ -112,8 +115,8 @@ export function createInProcessQueue({
       setImmediate(pump);
     },
     async counts(): Promise<QueueCounts> {
-      const counts = { waiting: waiting.length, active, completed: 0, failed: failed.length, delayed: delayed.size };
-      return { ...counts, total: counts.waiting + counts.active + counts.failed + counts.delayed };
+      const counts = { waiting: waiting.length, active, completed, failed: failed.length, delayed: delayed.size };
+      return { ...counts, total: counts.waiting + counts.active + counts.completed + counts.failed + counts.delayed };
     },
     async ping() {},
     async close() {

@@ -40,6 +40,14 @@ export const EVENTS_JOB_OPTIONS = {
   removeOnFail: false,
 } as const;
 
+/**
+ * How often a job may be found stalled (its worker died or hung past its lock)
+ * before BullMQ fails it. BullMQ's default is 1, so two worker crashes could
+ * fail a job whose events were fine. The fold is exactly-once, so running a
+ * stalled job again is always safe: failed must mean a bad job, never a crash.
+ */
+export const MAX_STALLED_COUNT = 1_000;
+
 /** How long a worker pauses taking jobs while PostgreSQL is unreachable (no attempt is spent). */
 export const DATABASE_OUTAGE_PAUSE_MS = 1_000;
 

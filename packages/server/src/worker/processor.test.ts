@@ -50,17 +50,33 @@ describe('createBatchProcessor', () => {
     expect(folds.length).toBeLessThan(jobs.length);
   });
 
-  it('a poison job fails alone: the jobs it shared a fold with still count', async () => {
-    const processBatch = createBatchProcessor({ db: database.db, logger: silentLogger });
+  it('a poison event is parked alone: its job and the jobs it shared a fold with still count', async () => {
+    const parked: string[] = [];
+    const processBatch = createBatchProcessor({
+      db: database.db,
+      logger: silentLogger,
+      onParked: (parkedEvent) => parked.push(parkedEvent.eventId),
+    });
     const good = [event('neighbour'), event('neighbour')];
-    const poison = [event('poisoned', { eventId: 'not-a-uuid' })];
+    const poisonJob = [event('poisoned'), event('poisoned', { eventId: 'not-a-uuid' }), event('poisoned')];
     const outcomes = await Promise.allSettled([
       processBatch(good),
-      processBatch(poison),
+      processBatch(poisonJob),
       processBatch([event('neighbour')]),
     ]);
-    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     expect(await views('neighbour')).toBe(3);
-    expect(await views('poisoned')).toBe(0);
+    expect(await views('poisoned')).toBe(2);
+    expect(parked).toEqual(['not-a-uuid']);
+    const rows = await queryRows<{ sql_state: string }>(
+      database.db,
+      sql`select sql_state from parked_events where event_id = 'not-a-uuid'`,
+    );
+    expect(rows).toEqual([{ sql_state: '22P02' }]);
+  });
+
+  it('a job that is no batch of events fails: that is a bad job, not a bad event', async () => {
+    const processBatch = createBatchProcessor({ db: database.db, logger: silentLogger });
+    await expect(processBatch('garbage' as unknown as QueuedEvent[])).rejects.toThrow('no array of events');
   });
 });

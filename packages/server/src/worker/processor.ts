@@ -3,9 +3,15 @@
  * time are group-committed into one fold: every fold of a site and day updates
  * the same aggregate rows, so concurrent folds would only queue behind each
  * other's row locks; one larger fold does the same work once. A job resolves
- * when the transaction holding its events commits. If a shared fold fails,
- * each of its jobs is folded alone, so one poison job never fails its
- * neighbours.
+ * when the transaction holding its events commits.
+ *
+ * One bad event never fails the events it shares a fold or a job with: when a
+ * shared fold fails, each job is folded alone, and a job whose fold fails for
+ * anything but the connection is split in halves and refolded (bisection),
+ * down to the single event. An event PostgreSQL refuses on its data (SQLSTATE
+ * class 22 data exception, 23 integrity, 54 program limit such as an index
+ * row too large) is parked in `parked_events` with the reason, and its job
+ * completes; any other failure of a single event fails its job as before.
  *
  * A fold is retried in place when PostgreSQL picks it as a deadlock or
  * serialization victim (cheaper than a queue retry with its 2 s backoff). An
@@ -20,6 +26,7 @@ import { DatabaseUnavailableError, isDatabaseConnectionError } from '../errors.j
 import { createGroupCommit } from '../queue/group-commit.js';
 import type { FoldResult, QueuedEvent } from '../queue/types.js';
 import { foldBatch } from './fold-batch.js';
+import { parkEvent } from './park.js';
 
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
 const IN_PLACE_ATTEMPTS = 5;
@@ -29,6 +36,9 @@ function sqlState(error: unknown): string | undefined {
   const code = candidate?.code ?? candidate?.cause?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** SQLSTATE classes that blame the data, so the event would fail on every attempt: park it. */
+const DATA_ERROR_SQLSTATE = /^(22|23|54)/;
 
 /** Events one shared fold takes at most. */
 const MAX_EVENTS_PER_FOLD = 5_000;
@@ -47,11 +57,13 @@ export interface ProcessorOptions {
   logger: Logger;
   /** Called after each fold, for metrics. */
   onFolded?: (result: FoldResult, events: readonly QueuedEvent[]) => void;
+  /** Called after an event was parked, for metrics. */
+  onParked?: (event: QueuedEvent) => void;
   /** Jobs the queue runs at once (`WORKER_CONCURRENCY`): a fold stops waiting once its share of them has joined. */
   concurrency?: number;
 }
 
-export function createBatchProcessor({ db, logger, onFolded, concurrency = 10 }: ProcessorOptions) {
+export function createBatchProcessor({ db, logger, onFolded, onParked, concurrency = 10 }: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -67,6 +79,29 @@ export function createBatchProcessor({ db, logger, onFolded, concurrency = 10 }:
     }
   }
 
+  /** Folds `events`, bisecting around the ones PostgreSQL refuses and parking them. */
+  async function foldIsolating(events: QueuedEvent[]): Promise<void> {
+    try {
+      await foldWithRetries(events);
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) throw error;
+      const [only] = events;
+      if (events.length === 1 && only) {
+        const state = sqlState(error);
+        if (state === undefined || !DATA_ERROR_SQLSTATE.test(state)) throw error;
+        await parkEvent(db, only, error, state).catch((parkError: unknown) => {
+          throw isDatabaseConnectionError(parkError) ? new DatabaseUnavailableError(parkError) : parkError;
+        });
+        logger.warn({ eventId: only.eventId, siteId: only.siteId, sqlState: state, err: error }, 'event parked');
+        onParked?.(only);
+        return;
+      }
+      const half = Math.ceil(events.length / 2);
+      await foldIsolating(events.slice(0, half));
+      await foldIsolating(events.slice(half));
+    }
+  }
+
   const shared = createGroupCommit<QueuedEvent>({
     write: async (events) => void (await foldWithRetries(events)),
     maxItems: MAX_EVENTS_PER_FOLD,
@@ -76,12 +111,14 @@ export function createBatchProcessor({ db, logger, onFolded, concurrency = 10 }:
   });
 
   return async function processBatch(events: QueuedEvent[]): Promise<void> {
+    // A job written by something other than this server's API: a bad job, for the failed set, not a fold.
+    if (!Array.isArray(events)) throw new TypeError('job data holds no array of events');
     try {
       await shared.add(events);
     } catch (error) {
       if (error instanceof DatabaseUnavailableError) throw error;
-      // Maybe another job's events sank the shared fold: try this job's alone before failing it.
-      await foldWithRetries(events);
+      // Maybe another job's events sank the shared fold: fold this job's alone, isolating its bad events.
+      await foldIsolating(events);
     }
   };
 }

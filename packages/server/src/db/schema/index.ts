@@ -1,4 +1,5 @@
 export * from './daily-salts.js';
+export * from './parked-events.js';
 export * from './raw-events.js';
 export * from './site-daily-aggregates.js';
 export * from './site-daily-event-counts.js';
