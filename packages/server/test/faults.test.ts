@@ -146,6 +146,84 @@ describe('a worker killed mid-load', () => {
   });
 });
 
+describe('a worker killed twice mid-drain, with client resends', () => {
+  let database: TestDatabase;
+  const prefix = uniqueQueuePrefix();
+  afterAll(async () => {
+    await stopAll();
+    await deleteQueueKeys(prefix);
+    await database?.drop();
+  });
+
+  it('counts every event exactly once and moves no job to failed', async () => {
+    database = await createTestDatabase();
+    const common = {
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      JOB_LOCK_MS: '1000',
+    };
+    const apiPort = await freePort();
+    const api = await startServerProcess({
+      cwd: tmpdir(),
+      env: { ...common, ROLE: 'api', PORT: String(apiPort) },
+      healthPort: apiPort,
+    });
+    const startWorker = async () => {
+      const port = await freePort();
+      return startServerProcess({
+        cwd: tmpdir(),
+        env: { ...common, ROLE: 'worker', METRICS_PORT: String(port), WORKER_CONCURRENCY: '4' },
+        healthPort: port,
+      });
+    };
+    const stored = () => countIn(database.url, 'select count(*) as n from raw_events');
+    const send = async (events: unknown[]) => {
+      const response = await fetch(`${api.baseUrl}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
+      expect(response.status).toBe(202);
+    };
+
+    // A backlog first, so that the workers are killed while they hold jobs.
+    const batches = makeBatches('twice_killed', 12_000, 100);
+    for (const events of batches) await send(events);
+
+    let before = 0;
+    for (let kill = 1; kill <= 2; kill++) {
+      const worker = await startWorker();
+      await waitFor(async () => ((await stored()) > before ? true : undefined), 30_000, `worker ${kill} to fold`);
+      worker.child.kill('SIGKILL');
+      before = await stored();
+      // Clients that lost their answers resend a slice of what they sent, with the same ids.
+      for (const events of batches.slice((kill - 1) * 20, kill * 20)) await send(events);
+    }
+    expect(before).toBeLessThan(12_000);
+
+    await startWorker();
+    await waitFor(
+      async () => {
+        const health = (await jsonOf(await fetch(`${api.baseUrl}/api/queues/health`)))['analytics-events'] as Record<
+          string,
+          number
+        >;
+        const busy = (health.waiting ?? 1) + (health.active ?? 1) + (health.delayed ?? 1);
+        return busy === 0 && (await stored()) === 12_000 ? health : undefined;
+      },
+      90_000,
+      'the backlog to drain into PostgreSQL',
+    ).then((health) => expect(health.failed).toBe(0));
+    const stats = (await jsonOf(await fetch(`${api.baseUrl}/api/stats?siteId=twice_killed&date=${DAY}`))) as {
+      totalViews: number;
+      uniqueUsers: number;
+    };
+    expect(stats).toMatchObject({ totalViews: 12_000, uniqueUsers: 500 });
+  });
+});
+
 describe('services going away', () => {
   let stack: TestStack | undefined;
   let proxy: Awaited<ReturnType<typeof startTcpProxy>> | undefined;
