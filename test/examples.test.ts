@@ -8,8 +8,9 @@ import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DESKTOP_UA, launchChromium } from '../packages/server/test/chromium.js';
 import { freePort, startServerProcess, stopAll, waitFor } from '../packages/server/test/processes.js';
 import {
   createTestDatabase,
@@ -20,9 +21,6 @@ import {
 } from '../packages/server/test/support.js';
 import { type Background, background, ROOT, run } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DESKTOP_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const STATS_KEY = 'examples-test-key';
 const STATS_QUERY = join(ROOT, 'examples', 'stats-query', 'index.mjs');
 
@@ -50,24 +48,7 @@ beforeAll(async () => {
     healthPort: port,
   });
   tallyUrl = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // A visitor's browser, not an automated one: the examples keep the tracker's default of skipping
-    // automation (navigator.webdriver), and the server's bot filter stays on.
-    ignoreDefaultArgs: ['--enable-automation'],
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-blink-features=AutomationControlled',
-      `--user-agent=${DESKTOP_UA}`,
-      // Another host name than localhost for the script-tag page, resolved to this machine.
-      '--host-resolver-rules=MAP shop.example 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium({ visitor: true });
 });
 
 afterAll(async () => {

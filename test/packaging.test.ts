@@ -7,8 +7,8 @@
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../packages/server/test/chromium.js';
 import { freePort, waitFor } from '../packages/server/test/processes.js';
 import {
   createTestDatabase,
@@ -17,10 +17,6 @@ import {
   uniqueQueuePrefix,
 } from '../packages/server/test/support.js';
 import { background, check, ROOT } from './helpers.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DESKTOP_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
 let dir: string;
 let app: string;
@@ -186,22 +182,7 @@ describe('@tally/server embedded in a Hono app (examples/hono-embed), installed 
         LOG_LEVEL: 'warn',
       },
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // A visitor's browser, not an automated one, on a host name other than localhost.
-      ignoreDefaultArgs: ['--enable-automation'],
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-blink-features=AutomationControlled',
-        `--user-agent=${DESKTOP_UA}`,
-        '--host-resolver-rules=MAP shop.example 127.0.0.1',
-      ],
-    });
+    const browser = await launchChromium({ visitor: true });
     try {
       const origin = `http://shop.example:${port}`;
       await waitFor(

@@ -23,20 +23,11 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp } from '../../server/src/app.js';
+import { CHROMIUM, CHROMIUM_ARGS, DESKTOP_UA } from '../../server/test/chromium.js';
 import { silentLogger, startTestStack, type TestStack } from '../../server/test/support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** A desktop Chrome's User-Agent: headless Chromium's own says `HeadlessChrome`, which the bot filter drops. */
-const DESKTOP_UA =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  `--user-agent=${DESKTOP_UA}`,
-];
+/** Debian's Chromium with a desktop Chrome's User-Agent: headless Chromium's own says `HeadlessChrome`, which the bot filter drops. */
+const BROWSER_ARGS = [...CHROMIUM_ARGS, `--user-agent=${DESKTOP_UA}`];
 /** The tag attributes of the recipe: count this automated browser, on a local page, and say why not when not. */
 const RECIPE = 'data-exclude-webdriver="false" data-exclude-localhost="false" data-debug';
 
@@ -91,7 +82,7 @@ beforeAll(async () => {
   profile = await mkdtemp(join(tmpdir(), 'tally-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
+    args: BROWSER_ARGS,
     headless: true,
   });
 });

@@ -59,6 +59,32 @@ async function countIn(databaseUrl: string, sql: string, values: unknown[] = [])
   }
 }
 
+/** An API process and a way to start worker processes (4 jobs at a time each) on one database and queue. */
+async function startSplitRoles(database: TestDatabase, prefix: string, jobLockMs: number) {
+  const common = {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    JOB_LOCK_MS: String(jobLockMs),
+  };
+  const apiPort = await freePort();
+  const api = await startServerProcess({
+    cwd: tmpdir(),
+    env: { ...common, ROLE: 'api', PORT: String(apiPort) },
+    healthPort: apiPort,
+  });
+  const startWorker = async () => {
+    const port = await freePort();
+    return startServerProcess({
+      cwd: tmpdir(),
+      env: { ...common, ROLE: 'worker', METRICS_PORT: String(port), WORKER_CONCURRENCY: '4' },
+      healthPort: port,
+    });
+  };
+  return { api, startWorker };
+}
+
 describe('a worker killed mid-load', () => {
   let database: TestDatabase;
   const prefix = uniqueQueuePrefix();
@@ -70,27 +96,7 @@ describe('a worker killed mid-load', () => {
 
   it('SIGKILL during 20,000 events, then a new worker: every 202 counted exactly once', async () => {
     database = await createTestDatabase();
-    const common = {
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      JOB_LOCK_MS: '2000',
-    };
-    const apiPort = await freePort();
-    const api = await startServerProcess({
-      cwd: tmpdir(),
-      env: { ...common, ROLE: 'api', PORT: String(apiPort) },
-      healthPort: apiPort,
-    });
-    const startWorker = async () => {
-      const port = await freePort();
-      return startServerProcess({
-        cwd: tmpdir(),
-        env: { ...common, ROLE: 'worker', METRICS_PORT: String(port), WORKER_CONCURRENCY: '4' },
-        healthPort: port,
-      });
-    };
+    const { api, startWorker } = await startSplitRoles(database, prefix, 2_000);
     const doomed = await startWorker();
 
     const batches = makeBatches('killed_site', 20_000, 100);
@@ -157,27 +163,7 @@ describe('a worker killed twice mid-drain, with client resends', () => {
 
   it('counts every event exactly once and moves no job to failed', async () => {
     database = await createTestDatabase();
-    const common = {
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      JOB_LOCK_MS: '1000',
-    };
-    const apiPort = await freePort();
-    const api = await startServerProcess({
-      cwd: tmpdir(),
-      env: { ...common, ROLE: 'api', PORT: String(apiPort) },
-      healthPort: apiPort,
-    });
-    const startWorker = async () => {
-      const port = await freePort();
-      return startServerProcess({
-        cwd: tmpdir(),
-        env: { ...common, ROLE: 'worker', METRICS_PORT: String(port), WORKER_CONCURRENCY: '4' },
-        healthPort: port,
-      });
-    };
+    const { api, startWorker } = await startSplitRoles(database, prefix, 1_000);
     const stored = () => countIn(database.url, 'select count(*) as n from raw_events');
     const send = async (events: unknown[]) => {
       const response = await fetch(`${api.baseUrl}/api/events`, {
