@@ -9,6 +9,9 @@ import type { Hono as HonoApp } from 'hono';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
+import { createSessions } from './dashboard/access.js';
+import { dashboardRoutes } from './dashboard/routes.js';
+import { listSiteIds, siteAccessLookup } from './dashboard/sites.js';
 import type { Database } from './db/client.js';
 import type { Env } from './env.js';
 import { NotFoundError, toHttpError } from './errors.js';
@@ -24,6 +27,7 @@ import { metricsRoutes } from './http/metrics-route.js';
 import { probeRoutes, queueHealthRoutes } from './http/ops.js';
 import { requestLogger } from './http/request-logger.js';
 import { requireDatabase } from './http/require-database.js';
+import { statsAccess } from './http/stats-access.js';
 import { trackerRoutes } from './http/tracker.js';
 import { createIngestDeps } from './ingest/accept.js';
 import type { RateLimitStore } from './ingest/rate-limit.js';
@@ -55,7 +59,7 @@ export interface AppDeps {
   /** Where the tracker is served; `/tally.js` when absent. */
   trackerPath?: string;
   /** Which route groups to serve besides ingestion and the tracker; all when absent. */
-  routes?: { stats?: boolean; operations?: boolean };
+  routes?: { stats?: boolean; operations?: boolean; dashboard?: boolean };
   /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
   statsCache?: StatsCache;
 }
@@ -82,6 +86,11 @@ export function createApp(deps: AppDeps): HonoApp {
   }
   app.use('/api/stats', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
   app.use('/api/stats', apiKeyAuth({ keys: config.STATS_API_KEYS }));
+  // The query API also opens to the dashboard: its session cookie (same-origin only), a share secret, a public site.
+  const sessions = createSessions(config.STATS_API_KEYS);
+  const lookupSite = siteAccessLookup(deps.db ?? statsDb);
+  app.use('/api/query', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
+  app.use('/api/query', statsAccess({ keys: config.STATS_API_KEYS, sessions, lookupSite }));
   if (deps.databaseReady) {
     const ready = requireDatabase({ isReady: deps.databaseReady });
     app.use('/api/stats', ready);
@@ -89,7 +98,7 @@ export function createApp(deps: AppDeps): HonoApp {
     if (config.VISITOR_ID_MODE === 'cookieless') for (const path of ['/api/event', '/api/events']) app.use(path, ready);
   }
 
-  const { stats = true, operations = true } = deps.routes ?? {};
+  const { stats = true, operations = true, dashboard = true } = deps.routes ?? {};
   app.route('/api', ingestRoutes(ingest));
   if (stats) app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
   if (operations) {
@@ -102,6 +111,18 @@ export function createApp(deps: AppDeps): HonoApp {
     trackerRoutes({ script: deps.trackerScript, ...(deps.trackerPath ? { path: deps.trackerPath } : {}) }),
   );
   mountOperatorPages(app, deps);
+  if (dashboard) {
+    app.route(
+      '/',
+      dashboardRoutes({
+        statsKeys: config.STATS_API_KEYS,
+        sessions,
+        lookupSite,
+        listSites: () => listSiteIds(statsDb),
+        docs: config.SWAGGER_ENABLED,
+      }),
+    );
+  }
 
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/events', methodNotAllowed(['POST', 'OPTIONS']));
