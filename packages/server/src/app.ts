@@ -25,6 +25,7 @@ import { probeRoutes, queueHealthRoutes } from './http/ops.js';
 import { requestLogger } from './http/request-logger.js';
 import { trackerRoutes } from './http/tracker.js';
 import { createIngestDeps } from './ingest/accept.js';
+import type { GeoDatabase } from './ingest/enrich.js';
 import type { RateLimitStore } from './ingest/rate-limit.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   db?: Database;
   /** Where rate limits count: Redis, shared by every instance; in process when absent. */
   rateLimitStore?: RateLimitStore;
+  /** The `GEOIP_DATABASE`, opened at startup; country from CDN headers only when absent. */
+  geoip?: GeoDatabase;
   /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
   statsCache?: StatsCache;
 }
@@ -63,6 +66,7 @@ export function createApp(deps: AppDeps): HonoApp {
     logger,
     db: deps.db ?? statsDb,
     rateLimitStore: deps.rateLimitStore,
+    geoip: deps.geoip,
   });
 
   app.use(requestId());

@@ -12,7 +12,8 @@ import { createApp } from './app.js';
 import { connectPostgres, type DatabaseHandle } from './db/client.js';
 import { openEmbeddedDatabase } from './db/embedded.js';
 import { migratePostgres } from './db/migrate.js';
-import { backendOf, type Env } from './env.js';
+import { backendOf, ConfigError, type Env } from './env.js';
+import { openGeoDatabase } from './ingest/enrich.js';
 import { type RateLimitStore, redisRateLimitStore } from './ingest/rate-limit.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsCache, type StatsCache } from './query/stats-cache.js';
@@ -133,6 +134,12 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
       ? await connectPostgresAndRedis(config as Env & { DATABASE_URL: string }, logger)
       : await openEmbedded(config, logger);
   const { database, statsDatabase, queue } = backend;
+  // Opened once: a missing or unreadable file stops startup naming the variable.
+  const geoip = config.GEOIP_DATABASE
+    ? await openGeoDatabase(config.GEOIP_DATABASE).catch((error: Error) => {
+        throw new ConfigError(`GEOIP_DATABASE: cannot open ${config.GEOIP_DATABASE}: ${error.message}`);
+      })
+    : undefined;
   const metrics = createMetrics({ queue });
   const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
 
@@ -156,6 +163,7 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
         statsCache,
         bullQueue: backend.bullQueue,
         db: database.db,
+        ...(geoip ? { geoip } : {}),
         ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),
         ...(trackerScript !== undefined ? { trackerScript } : {}),
       }),

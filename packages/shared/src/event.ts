@@ -120,6 +120,18 @@ export const eventSchema = z.strictObject(
     userId: optionalText('userId', LIMITS.userIdMaxLength),
     referrer: optionalText('referrer', LIMITS.referrerMaxLength),
     props: propsSchema.optional(),
+    utmSource: optionalText('utmSource', LIMITS.utmMaxLength),
+    utmMedium: optionalText('utmMedium', LIMITS.utmMaxLength),
+    utmCampaign: optionalText('utmCampaign', LIMITS.utmMaxLength),
+    utmTerm: optionalText('utmTerm', LIMITS.utmMaxLength),
+    utmContent: optionalText('utmContent', LIMITS.utmMaxLength),
+    language: optionalText('language', LIMITS.languageMaxLength),
+    screenWidth: z
+      .number({ error: 'screenWidth must be a whole number' })
+      .int('screenWidth must be a whole number')
+      .min(0, 'screenWidth must not be negative')
+      .max(LIMITS.screenWidthMax, `screenWidth must be at most ${LIMITS.screenWidthMax}`)
+      .optional(),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? undefined : 'event must be a JSON object') },
 );

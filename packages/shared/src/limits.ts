@@ -12,6 +12,12 @@ export const LIMITS = {
   propsMaxKeys: 30,
   propKeyMaxLength: 64,
   propStringMaxLength: 500,
+  /** `utmSource` … `utmContent`. */
+  utmMaxLength: 256,
+  /** A BCP 47 language tag. */
+  languageMaxLength: 35,
+  /** `screenWidth` in CSS pixels. */
+  screenWidthMax: 100_000,
   /** A timestamp may run this far ahead of the server clock (clock skew, time zones gone wrong). */
   maxFutureSkewMs: 24 * 60 * 60 * 1000,
   batchMaxEvents: 100,

@@ -15,6 +15,7 @@ import { ValidationError } from '../errors.js';
 import type { EventQueue, QueuedEvent } from '../queue/types.js';
 import { type AdmissionGate, admitEvents } from './admission.js';
 import { createBotFilter } from './bot-filter.js';
+import { createEnricher, type Enricher, type GeoDatabase } from './enrich.js';
 import { createRateLimiter, memoryRateLimitStore, type RateLimitStore } from './rate-limit.js';
 import { postgresSaltStore } from './salts.js';
 import { cookielessVisitorIds, cookieVisitorIds, type VisitorIds } from './visitor.js';
@@ -24,6 +25,8 @@ export interface IngestDeps extends AdmissionGate {
   queue: EventQueue;
   /** Resolves each event's visitor, in cookie or cookieless mode. */
   visitors: VisitorIds;
+  /** Derives source, channel, device, browser, OS, place and language (SPEC §10). */
+  enricher: Enricher;
 }
 
 /** The ingestion dependencies the configuration asks for (privacy mode, bots, rate limits). */
@@ -33,6 +36,7 @@ export function createIngestDeps({
   logger,
   db,
   rateLimitStore,
+  geoip,
 }: {
   queue: EventQueue;
   config: Env;
@@ -41,6 +45,8 @@ export function createIngestDeps({
   db: Database;
   /** Redis in production, so every instance counts together; in process when absent. */
   rateLimitStore?: RateLimitStore | undefined;
+  /** The `GEOIP_DATABASE`, opened at startup. */
+  geoip?: GeoDatabase | undefined;
 }): IngestDeps {
   const visitors =
     config.VISITOR_ID_MODE === 'cookieless'
@@ -53,7 +59,8 @@ export function createIngestDeps({
     sitePerMinute: config.RATE_LIMIT_SITE_PER_MINUTE,
     logger,
   });
-  const deps: IngestDeps = { queue, visitors, trustProxy: config.TRUST_PROXY };
+  const enricher = createEnricher({ geoip, trustProxy: config.TRUST_PROXY });
+  const deps: IngestDeps = { queue, visitors, enricher, trustProxy: config.TRUST_PROXY };
   if (config.BOT_FILTER) deps.botFilter = createBotFilter();
   if (rateLimiter) deps.rateLimiter = rateLimiter;
   return deps;
@@ -72,6 +79,11 @@ export function toQueuedEvent(event: Event, visitorId: string, receivedAt: numbe
   if (event.userId !== undefined) queued.userId = event.userId;
   if (event.referrer !== undefined) queued.referrer = event.referrer;
   if (event.props !== undefined) queued.props = event.props;
+  for (const field of ['utmSource', 'utmMedium', 'utmCampaign', 'utmTerm', 'utmContent', 'language'] as const) {
+    const value = event[field];
+    if (value !== undefined && value !== '') queued[field] = value;
+  }
+  if (event.screenWidth !== undefined) queued.screenWidth = event.screenWidth;
   return queued;
 }
 
@@ -118,7 +130,7 @@ export async function acceptEvents(
   const accepted = valid.map(({ event }) =>
     toQueuedEvent(event, requestVisitors.of(event.siteId, event.visitorId), receivedAt),
   );
-  // Enrichment (SPEC §10: source, channel, device, geo) derives its fields here, from the request and the event.
+  deps.enricher.enrich(c, accepted);
   if (await admitEvents(c, deps, accepted)) await deps.queue.enqueueEvents(accepted);
 
   requestVisitors.finish(c);
