@@ -179,6 +179,7 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
           db: workerDatabase.db,
           logger: workerLogger,
           concurrency,
+          visitRules: { timeoutMinutes: config.VISIT_TIMEOUT_MINUTES, lateEventHours: config.LATE_EVENT_HOURS },
           onFolded: (result, events) => {
             metrics.onFolded(result, events);
             statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));
