@@ -73,3 +73,6 @@ CREATE INDEX "idx_visits_site_date" ON "visits" USING btree ("site_id","date");-
 CREATE INDEX "idx_raw_events_site_visitor_ts" ON "raw_events" USING btree ("site_id","visitor_id","event_ts");--> statement-breakpoint
 -- Rollup counters change on every fold: room on each page keeps updates HOT.
 ALTER TABLE "site_daily_rollups" SET (fillfactor = 70);
+--> statement-breakpoint
+-- Sites that had events before this migration get their row (UTC, private), as their next event would make it.
+INSERT INTO "sites" ("site_id") SELECT DISTINCT "site_id" FROM "site_daily_aggregates" ON CONFLICT DO NOTHING;

@@ -32,6 +32,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import type { StatsCache } from './query/stats-cache.js';
 import { statsRoutes } from './query/stats-routes.js';
 import type { EventQueue } from './queue/types.js';
+import { sitesRoutes } from './sites/routes.js';
+import { createSiteSettingsCache } from './sites/settings-cache.js';
 
 export interface AppDeps {
   /** Serves `/api/stats`; a read replica when `STATS_DATABASE_URL` is set. */
@@ -52,6 +54,8 @@ export interface AppDeps {
   rateLimitStore?: RateLimitStore;
   /** The `GEOIP_DATABASE`, opened at startup; country from CDN headers only when absent. */
   geoip?: GeoDatabase;
+  /** A site's time zone changed through the API: start its re-fold (the worker polls anyway). */
+  onTimeZoneChanged?: (siteId: string) => void;
   /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
   statsCache?: StatsCache;
 }
@@ -60,6 +64,7 @@ export function createApp(deps: AppDeps): HonoApp {
   const { statsDb, pingDatabase, queue, config, logger } = deps;
   const metrics = deps.metrics ?? createMetrics({ queue });
   const app = new Hono();
+  const siteSettings = createSiteSettingsCache(deps.db ?? statsDb);
   const ingest = createIngestDeps({
     queue,
     config,
@@ -67,6 +72,7 @@ export function createApp(deps: AppDeps): HonoApp {
     db: deps.db ?? statsDb,
     rateLimitStore: deps.rateLimitStore,
     geoip: deps.geoip,
+    siteSettings,
   });
 
   app.use(requestId());
@@ -82,6 +88,17 @@ export function createApp(deps: AppDeps): HonoApp {
 
   app.route('/api', ingestRoutes(ingest));
   app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
+  app.use('/api/sites/*', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
+  app.route(
+    '/api/sites',
+    sitesRoutes({
+      db: deps.db ?? statsDb,
+      statsKeys: config.STATS_API_KEYS,
+      adminKey: config.ADMIN_API_KEY,
+      settings: siteSettings,
+      ...(deps.onTimeZoneChanged ? { onTimeZoneChanged: deps.onTimeZoneChanged } : {}),
+    }),
+  );
   app.route('/api/queues', queueHealthRoutes({ queue }));
   app.route('/', probeRoutes({ queue, pingDatabase }));
   app.route('/metrics', metricsRoutes({ registry: metrics.registry }));
@@ -91,6 +108,8 @@ export function createApp(deps: AppDeps): HonoApp {
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/events', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/stats', methodNotAllowed(['GET', 'OPTIONS']));
+  app.all('/api/sites', methodNotAllowed(['GET', 'OPTIONS']));
+  app.all('/api/sites/:siteId', methodNotAllowed(['GET', 'PUT', 'DELETE', 'OPTIONS']));
 
   app.notFound((c) => {
     const error = new NotFoundError(`Cannot ${c.req.method} ${c.req.path}`);

@@ -39,6 +39,15 @@ export class UnauthorizedError extends HttpError {
   }
 }
 
+export class ForbiddenError extends HttpError {
+  readonly statusCode = 403;
+  readonly error = 'Forbidden';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
 export class NotFoundError extends HttpError {
   readonly statusCode = 404;
   readonly error = 'Not Found';

@@ -23,6 +23,7 @@ import { createInProcessQueue } from './queue/in-process-queue.js';
 import { warnUnlessNoEviction } from './queue/redis-checks.js';
 import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
 import { createBatchProcessor } from './worker/processor.js';
+import { type RefoldLoop, startRefolds } from './worker/refold.js';
 import { startRetention } from './worker/retention.js';
 
 export interface WorkerOptions {
@@ -141,6 +142,8 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
       })
     : undefined;
   const metrics = createMetrics({ queue });
+  const visitRules = { timeoutMinutes: config.VISIT_TIMEOUT_MINUTES, lateEventHours: config.LATE_EVENT_HOURS };
+  const refoldLoops = new Set<RefoldLoop>();
   const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
 
   return {
@@ -163,6 +166,9 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
         statsCache,
         bullQueue: backend.bullQueue,
         db: database.db,
+        onTimeZoneChanged: () => {
+          for (const loop of refoldLoops) loop.kick();
+        },
         ...(geoip ? { geoip } : {}),
         ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),
         ...(trackerScript !== undefined ? { trackerScript } : {}),
@@ -179,13 +185,28 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
           db: workerDatabase.db,
           logger: workerLogger,
           concurrency,
-          visitRules: { timeoutMinutes: config.VISIT_TIMEOUT_MINUTES, lateEventHours: config.LATE_EVENT_HOURS },
+          visitRules,
           onFolded: (result, events) => {
             metrics.onFolded(result, events);
             statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));
           },
         });
-      return backend.startQueueWorker(metrics.instrumentProcessor(folds), concurrency, workerLogger);
+      const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), concurrency, workerLogger);
+      // Time-zone re-folds run beside the folds, in every worker process (one at a time per site: the site lock).
+      const refolds = startRefolds({
+        db: workerDatabase.db,
+        rules: visitRules,
+        logger: workerLogger,
+        onRefolded: (siteId) => statsCache.invalidateSites(new Set([siteId])),
+      });
+      refoldLoops.add(refolds);
+      return {
+        async close() {
+          await queueWorker.close();
+          refoldLoops.delete(refolds);
+          await refolds.stop();
+        },
+      };
     },
     startRetention: () =>
       config.RAW_RETENTION_DAYS > 0

@@ -19,10 +19,6 @@ const SITES = { ny: 'America/New_York', utc: 'UTC' } as const;
 /** 2024-03-10 is 23 hours long in New York; start the evening before. */
 const BASE = Date.parse('2024-03-09T22:00:00Z');
 
-interface Generated {
-  event: QueuedEvent;
-}
-
 const localDate = (ms: number, timeZone: string) =>
   new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms);
 
@@ -184,7 +180,8 @@ const eventsArbitrary = fc
           timestamp: new Date(at).toISOString(),
           receivedAt: at + (step.late ? LATE_MS + 3_600_000 : 60_000),
           source: step.source,
-          channel: step.source === 'Google' ? 'Organic Search' : step.source === 'Direct / None' ? 'Direct' : 'Organic Social',
+          channel:
+            step.source === 'Google' ? 'Organic Search' : step.source === 'Direct / None' ? 'Direct' : 'Organic Social',
           device: visitor % 2 === 0 ? 'desktop' : 'mobile',
         };
         if (step.country) event.country = step.country;
@@ -260,7 +257,18 @@ describe('visits are exactly those of in-order delivery (property)', () => {
             .sort(byVisitKey);
           expect(storedVisits).toEqual(expectedVisits);
 
-          const checked = new Set(['', 'path', 'eventType', 'props:plan', 'entryPage', 'exitPage', 'source', 'channel', 'country', 'device']);
+          const checked = new Set([
+            '',
+            'path',
+            'eventType',
+            'props:plan',
+            'entryPage',
+            'exitPage',
+            'source',
+            'channel',
+            'country',
+            'device',
+          ]);
           const stored = new Map<string, Rollup>();
           for (const row of await query<Rollup & { site_id: string; date: string; dimension: string; value: string }>(
             'SELECT site_id, date::text AS date, dimension, value, events::int, pageviews::int, visits::int, bounces::int, duration_s::int FROM site_daily_rollups',

@@ -25,7 +25,10 @@ const hostnameSchema = z
   .string({ error: 'allowedHostnames must hold host names' })
   .min(1, 'allowedHostnames must not hold empty names')
   .max(253, 'allowedHostnames entries must be at most 253 characters')
-  .regex(/^[A-Za-z0-9.-]+$/, 'allowedHostnames entries must be host names (letters, digits, . and -; no scheme or port)')
+  .regex(
+    /^[A-Za-z0-9.-]+$/,
+    'allowedHostnames entries must be host names (letters, digits, . and -; no scheme or port)',
+  )
   .transform((host) => host.toLowerCase());
 
 /** The body of `PUT /api/sites/:siteId`: every field optional; those given are changed. */

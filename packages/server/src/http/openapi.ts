@@ -14,6 +14,9 @@ import {
   livenessSchema,
   queueCountsSchema,
   readinessSchema,
+  siteListSchema,
+  siteSchema,
+  siteSettingsSchema,
   statsQuerySchema,
   statsResponseSchema,
   VISITOR_COOKIE,
@@ -34,6 +37,9 @@ export const DOCUMENTED_SCHEMAS = {
   QueueCounts: { schema: queueCountsSchema, io: 'output' },
   Liveness: { schema: livenessSchema, io: 'output' },
   Readiness: { schema: readinessSchema, io: 'output' },
+  SiteSettings: { schema: siteSettingsSchema, io: 'input' },
+  Site: { schema: siteSchema, io: 'output' },
+  SiteList: { schema: siteListSchema, io: 'output' },
 } as const;
 
 type SchemaName = keyof typeof DOCUMENTED_SCHEMAS;
@@ -81,6 +87,18 @@ const visitorCookieHeader = {
   },
 };
 
+const readKeyError = error('STATS_API_KEYS is set and the request has no valid `Authorization: Bearer <key>`');
+const adminErrors = {
+  401: error('No valid `Authorization: Bearer <ADMIN_API_KEY>`'),
+  403: error('ADMIN_API_KEY is not configured: site changes are disabled'),
+};
+const siteIdParameter = {
+  name: 'siteId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$', maxLength: LIMITS.siteIdMaxLength },
+};
+
 export function buildOpenApiDocument(): JsonSchema {
   const schemas = Object.fromEntries(
     (Object.keys(DOCUMENTED_SCHEMAS) as SchemaName[]).map((name) => [name, toJsonSchema(name)]),
@@ -97,6 +115,7 @@ export function buildOpenApiDocument(): JsonSchema {
     tags: [
       { name: 'ingest', description: 'Events from the tracker or a backend' },
       { name: 'stats', description: 'Daily aggregates' },
+      { name: 'sites', description: 'Sites and their settings (time zone, public, allowed host names)' },
       { name: 'operations', description: 'Health, readiness, queue and metrics' },
     ],
     paths: {
@@ -133,7 +152,7 @@ export function buildOpenApiDocument(): JsonSchema {
         get: {
           tags: ['stats'],
           summary: 'Daily stats for a site',
-          description: `Give \`date\` (a UTC day), or \`from\` and \`to\` (inclusive, at most ${LIMITS.statsMaxRangeDays} days; adds \`daily\`).`,
+          description: `Give \`date\` (a day in the site's time zone, UTC unless set), or \`from\` and \`to\` (inclusive, at most ${LIMITS.statsMaxRangeDays} days; adds \`daily\`).`,
           parameters: queryParameters('StatsQuery'),
           responses: {
             200: { description: 'Stats', content: json('StatsResponse') },
@@ -141,6 +160,48 @@ export function buildOpenApiDocument(): JsonSchema {
             401: error('STATS_API_KEYS is set and the request has no valid `Authorization: Bearer <key>`'),
             404: error('No events for the site in that period'),
           },
+        },
+      },
+      '/api/sites': {
+        get: {
+          tags: ['sites'],
+          summary: 'Every site, with its first and last day of events and its event count',
+          responses: {
+            200: { description: 'Sites, by siteId', content: json('SiteList') },
+            401: readKeyError,
+          },
+        },
+      },
+      '/api/sites/{siteId}': {
+        parameters: [siteIdParameter],
+        get: {
+          tags: ['sites'],
+          summary: 'One site',
+          responses: {
+            200: { description: 'The site', content: json('Site') },
+            401: readKeyError,
+            404: error('No such site'),
+          },
+        },
+        put: {
+          tags: ['sites'],
+          summary: 'Create a site or change its settings',
+          description:
+            'Fields left out keep their value (defaults for a new site: UTC, private, any host name). Changing `timeZone` re-folds the days that raw events still hold, in the background.',
+          security: [{ adminKey: [] }],
+          requestBody: { required: true, content: json('SiteSettings') },
+          responses: {
+            200: { description: 'Changed', content: json('Site') },
+            201: { description: 'Created', content: json('Site') },
+            400: error('Invalid siteId or settings; every problem listed'),
+            ...adminErrors,
+          },
+        },
+        delete: {
+          tags: ['sites'],
+          summary: 'Delete a site and all its data (raw events, visits, every daily table)',
+          security: [{ adminKey: [] }],
+          responses: { 204: { description: 'Deleted' }, 404: error('No such site'), ...adminErrors },
         },
       },
       '/api/queues/health': {
@@ -215,6 +276,9 @@ export function buildOpenApiDocument(): JsonSchema {
         },
       },
     },
-    components: { schemas },
+    components: {
+      schemas,
+      securitySchemes: { adminKey: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' } },
+    },
   };
 }

@@ -13,9 +13,10 @@ import type { Database } from '../db/client.js';
 import type { Env } from '../env.js';
 import { ValidationError } from '../errors.js';
 import type { EventQueue, QueuedEvent } from '../queue/types.js';
+import type { SiteSettingsCache } from '../sites/settings-cache.js';
 import { type AdmissionGate, admitEvents } from './admission.js';
-import { createBotFilter } from './bot-filter.js';
-import { createEnricher, type Enricher, type GeoDatabase } from './enrich.js';
+import { createBotFilter, markFiltered } from './bot-filter.js';
+import { createEnricher, type Enricher, type GeoDatabase, pageHostOf } from './enrich.js';
 import { createRateLimiter, memoryRateLimitStore, type RateLimitStore } from './rate-limit.js';
 import { postgresSaltStore } from './salts.js';
 import { cookielessVisitorIds, cookieVisitorIds, type VisitorIds } from './visitor.js';
@@ -27,6 +28,8 @@ export interface IngestDeps extends AdmissionGate {
   visitors: VisitorIds;
   /** Derives source, channel, device, browser, OS, place and language (SPEC §10). */
   enricher: Enricher;
+  /** Each site's allowed host names; none checked when absent. */
+  siteSettings?: SiteSettingsCache;
 }
 
 /** The ingestion dependencies the configuration asks for (privacy mode, bots, rate limits). */
@@ -37,6 +40,7 @@ export function createIngestDeps({
   db,
   rateLimitStore,
   geoip,
+  siteSettings,
 }: {
   queue: EventQueue;
   config: Env;
@@ -47,6 +51,7 @@ export function createIngestDeps({
   rateLimitStore?: RateLimitStore | undefined;
   /** The `GEOIP_DATABASE`, opened at startup. */
   geoip?: GeoDatabase | undefined;
+  siteSettings?: SiteSettingsCache | undefined;
 }): IngestDeps {
   const visitors =
     config.VISITOR_ID_MODE === 'cookieless'
@@ -61,6 +66,7 @@ export function createIngestDeps({
   });
   const enricher = createEnricher({ geoip, trustProxy: config.TRUST_PROXY });
   const deps: IngestDeps = { queue, visitors, enricher, trustProxy: config.TRUST_PROXY };
+  if (siteSettings) deps.siteSettings = siteSettings;
   if (config.BOT_FILTER) deps.botFilter = createBotFilter();
   if (rateLimiter) deps.rateLimiter = rateLimiter;
   return deps;
@@ -85,6 +91,37 @@ export function toQueuedEvent(event: Event, visitorId: string, receivedAt: numbe
   }
   if (event.screenWidth !== undefined) queued.screenWidth = event.screenWidth;
   return queued;
+}
+
+const withoutWww = (host: string) => (host.startsWith('www.') ? host.slice(4) : host);
+
+/**
+ * Enriches the events (SPEC §10), the site's allowed host names counting as
+ * its own (no source), and drops those of a site with `allowedHostnames` whose
+ * page host (the request's `Origin`, else `Referer`) is not among them (SPEC §9;
+ * answered like the rest, counted in /metrics as `hostname`).
+ */
+async function enrichAndCheckHosts(c: Context, deps: IngestDeps, events: QueuedEvent[]): Promise<QueuedEvent[]> {
+  if (!deps.siteSettings) {
+    deps.enricher.enrich(c, events);
+    return events;
+  }
+  const bySite = new Map<string, QueuedEvent[]>();
+  for (const event of events) bySite.set(event.siteId, [...(bySite.get(event.siteId) ?? []), event]);
+  const pageHost = pageHostOf(c);
+  const kept: QueuedEvent[] = [];
+  let dropped = 0;
+  for (const [siteId, siteEvents] of bySite) {
+    const { allowedHostnames } = await deps.siteSettings.get(siteId);
+    if (allowedHostnames && !(pageHost && allowedHostnames.some((h) => withoutWww(h) === withoutWww(pageHost)))) {
+      dropped += siteEvents.length;
+      continue;
+    }
+    deps.enricher.enrich(c, siteEvents, allowedHostnames ?? []);
+    kept.push(...siteEvents);
+  }
+  if (dropped > 0) markFiltered(c, 'hostname', dropped);
+  return bySite.size === 1 ? kept : events.filter((event) => kept.includes(event));
 }
 
 export interface Rejection {
@@ -130,8 +167,8 @@ export async function acceptEvents(
   const accepted = valid.map(({ event }) =>
     toQueuedEvent(event, requestVisitors.of(event.siteId, event.visitorId), receivedAt),
   );
-  deps.enricher.enrich(c, accepted);
-  if (await admitEvents(c, deps, accepted)) await deps.queue.enqueueEvents(accepted);
+  const allowed = await enrichAndCheckHosts(c, deps, accepted);
+  if (allowed.length > 0 && (await admitEvents(c, deps, allowed))) await deps.queue.enqueueEvents(allowed);
 
   requestVisitors.finish(c);
   return { accepted, rejected, visitorId: requestVisitors.requestVisitorId() };

@@ -11,12 +11,13 @@
 import type { Context } from 'hono';
 import { createIsbotFromList, list } from 'isbot';
 
-export type FilterReason = 'user_agent';
+/** `user_agent`: a bot; `hostname`: the page is not on one of the site's `allowedHostnames`. */
+export type FilterReason = 'user_agent' | 'hostname';
 
 declare module 'hono' {
   interface ContextVariableMap {
     /** Set by an ingestion route that answered but dropped its events; read by the ingest metrics. */
-    filteredEvents?: { reason: FilterReason; events: number };
+    filteredEvents?: { reason: FilterReason; events: number }[];
   }
 }
 
@@ -84,5 +85,5 @@ export function createBotFilter(): BotFilter {
 
 /** Records on the context that the route dropped `events` events, for the metrics middleware. */
 export function markFiltered(c: Context, reason: FilterReason, events: number): void {
-  c.set('filteredEvents', { reason, events });
+  c.set('filteredEvents', [...(c.get('filteredEvents') ?? []), { reason, events }]);
 }

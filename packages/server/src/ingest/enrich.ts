@@ -110,7 +110,8 @@ export function channelOf(source: string, category: SourceCategory | undefined, 
   if (medium === 'affiliate') return 'Affiliates';
   if (medium === 'audio') return 'Audio';
   if (medium === 'sms' || name === 'sms') return 'SMS';
-  if (medium.endsWith('push') || medium.includes('mobile') || medium.includes('notification')) return 'Mobile Push Notifications';
+  if (medium.endsWith('push') || medium.includes('mobile') || medium.includes('notification'))
+    return 'Mobile Push Notifications';
   if (medium === 'referral' || medium === 'app' || medium === 'link' || source !== DIRECT) return 'Referral';
   return 'Unassigned';
 }

@@ -98,7 +98,7 @@ export class VisitorSketch {
       const sorted = [...this.#hashes].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const buffer = Buffer.alloc(1 + 8 * sorted.length);
       buffer[0] = SPARSE;
-      sorted.forEach((hash, i) => buffer.writeBigUInt64BE(hash, 1 + 8 * i));
+      for (const [i, hash] of sorted.entries()) buffer.writeBigUInt64BE(hash, 1 + 8 * i);
       return buffer;
     }
     const buffer = Buffer.alloc(1 + REGISTERS);

@@ -56,7 +56,10 @@ export async function foldBatch(
     if (ids.length > 0) {
       const idList = JSON.stringify(ids);
       const inserted = sql`r.event_id IN (SELECT value::uuid FROM json_array_elements_text(${idList}::json))`;
-      await lockSites(tx, sql`SELECT DISTINCT "siteId" AS site_id FROM json_to_recordset(${JSON.stringify(events)}::json) AS e("siteId" text)`);
+      await lockSites(
+        tx,
+        sql`SELECT DISTINCT "siteId" AS site_id FROM json_to_recordset(${JSON.stringify(events)}::json) AS e("siteId" text)`,
+      );
       await foldIntoDays(tx, inserted);
       await refreshVisits(tx, inserted, rules);
     }
