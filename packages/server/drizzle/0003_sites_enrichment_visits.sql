@@ -33,6 +33,9 @@ CREATE TABLE "visits" (
 	"pageviews" integer NOT NULL,
 	"entry_page" text NOT NULL,
 	"exit_page" text,
+	"first_event_id" uuid NOT NULL,
+	"exit_at" timestamp with time zone,
+	"exit_event_id" uuid,
 	"source" text,
 	"channel" text,
 	"referrer_domain" text,
@@ -71,8 +74,8 @@ ALTER TABLE "raw_events" ADD COLUMN "region" text;--> statement-breakpoint
 ALTER TABLE "raw_events" ADD COLUMN "city" text;--> statement-breakpoint
 CREATE INDEX "idx_visits_site_date" ON "visits" USING btree ("site_id","date");--> statement-breakpoint
 CREATE INDEX "idx_raw_events_site_visitor_ts" ON "raw_events" USING btree ("site_id","visitor_id","event_ts");--> statement-breakpoint
--- Rollup counters change on every fold: room on each page keeps updates HOT.
-ALTER TABLE "site_daily_rollups" SET (fillfactor = 70);
---> statement-breakpoint
+-- Rollup counters and visits change on every fold: room on each page keeps updates HOT.
+ALTER TABLE "site_daily_rollups" SET (fillfactor = 70);--> statement-breakpoint
+ALTER TABLE "visits" SET (fillfactor = 70);--> statement-breakpoint
 -- Sites that had events before this migration get their row (UTC, private), as their next event would make it.
 INSERT INTO "sites" ("site_id") SELECT DISTINCT "site_id" FROM "site_daily_aggregates" ON CONFLICT DO NOTHING;

@@ -8,9 +8,10 @@
  * window W = [first new event − timeout, last new event + timeout]:
  * - the stored visits overlapping W are the only ones the new events can
  *   change (a visit outside W has a gap over the timeout to every new event);
- * - fast path, the common in-order case: no such visit, or one that ended
- *   before the first new event — the new visits are computed from that visit's
- *   row (as one segment) and the new events, without reading raw events;
+ * - fast path, the common case: no such visit, or one whose first event comes
+ *   before every new event (in `(event_ts, event_id)` order) — the new visits
+ *   are computed from that visit's row (as one segment: first event, last
+ *   event, last page view) and the new events, without reading raw events;
  * - otherwise, every on-time raw event of the visitor in the span of those
  *   visits and the new events is read again and cut into visits (gaps and
  *   islands over `event_ts`, ties broken by `event_id`).
@@ -89,6 +90,12 @@ export async function refreshVisits(tx: Database, newEvents: SQL, rules: VisitRu
   const timeout = sql`make_interval(mins => ${rules.timeoutMinutes})`;
   const late = sql`make_interval(hours => ${rules.lateEventHours})`;
   const first = sql.raw(columns(''));
+  const eventSegment = (alias: string) =>
+    sql.raw(`${alias}.site_id, ${alias}.visitor_id, ${alias}.event_ts, ${alias}.event_id, ${alias}.event_ts, 1,
+             (${alias}.event_type = 'page_view')::int, ${alias}.path,
+             CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.path END,
+             CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.event_ts END, ${alias}.event_id,
+             ${columns(`${alias}.`)}`);
   await tx.execute(sql`
     WITH new AS (
       SELECT r.* FROM raw_events r
@@ -102,58 +109,62 @@ export async function refreshVisits(tx: Database, newEvents: SQL, rules: VisitRu
       WHERE v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
     ),
     old_span AS (
-      SELECT site_id, visitor_id, count(*) AS n, min(started_at) AS lo, max(ended_at) AS hi
+      SELECT site_id, visitor_id, count(*) AS n, min(started_at) AS lo, max(ended_at) AS hi,
+             min(started_at) AS first_ts, (array_agg(first_event_id))[1] AS first_id
       FROM old GROUP BY site_id, visitor_id
     ),
     plan AS (
-      SELECT p.site_id, p.visitor_id, (o.n IS NULL OR (o.n = 1 AND p.lo > o.hi)) AS fast,
+      SELECT p.site_id, p.visitor_id,
+             (o.n IS NULL OR (o.n = 1 AND NOT EXISTS (
+               SELECT 1 FROM new n WHERE n.site_id = p.site_id AND n.visitor_id = p.visitor_id
+                 AND (n.event_ts, n.event_id) <= (o.first_ts, o.first_id)))) AS fast,
              least(p.lo, o.lo) AS lo, greatest(p.hi, o.hi) AS hi
       FROM pairs p LEFT JOIN old_span o USING (site_id, visitor_id)
     ),
-    segments AS (
-      SELECT o.site_id, o.visitor_id, o.started_at AS ts_start, o.ended_at AS ts_end, ''::text AS tb,
-             o.events, o.pageviews, o.entry_page AS entry, o.exit_page AS exit, ${sql.raw(columns('o.'))}
+    segments (site_id, visitor_id, ts_start, tb, ts_end, events, pageviews, entry, exit, exit_ts, exit_tb, ${first}) AS (
+      SELECT o.site_id, o.visitor_id, o.started_at, o.first_event_id, o.ended_at, o.events, o.pageviews,
+             o.entry_page, o.exit_page, o.exit_at, o.exit_event_id, ${sql.raw(columns('o.'))}
       FROM old o JOIN plan p USING (site_id, visitor_id) WHERE p.fast
       UNION ALL
-      SELECT n.site_id, n.visitor_id, n.event_ts, n.event_ts, n.event_id::text, 1,
-             (n.event_type = 'page_view')::int, n.path, CASE WHEN n.event_type = 'page_view' THEN n.path END,
-             ${sql.raw(columns('n.'))}
-      FROM new n JOIN plan p USING (site_id, visitor_id) WHERE p.fast
+      SELECT ${eventSegment('n')} FROM new n JOIN plan p USING (site_id, visitor_id) WHERE p.fast
       UNION ALL
-      SELECT r.site_id, r.visitor_id, r.event_ts, r.event_ts, r.event_id::text, 1,
-             (r.event_type = 'page_view')::int, r.path, CASE WHEN r.event_type = 'page_view' THEN r.path END,
-             ${sql.raw(columns('r.'))}
+      SELECT ${eventSegment('r')}
       FROM plan p JOIN raw_events r
         ON r.site_id = p.site_id AND r.visitor_id = p.visitor_id AND r.event_ts BETWEEN p.lo AND p.hi
       WHERE NOT p.fast AND r.ingestion_ts - r.event_ts <= ${late}
     ),
     flagged AS (
       SELECT *, CASE WHEN ts_start - max(ts_end) OVER (
-                  PARTITION BY site_id, visitor_id ORDER BY ts_start, tb COLLATE "C"
+                  PARTITION BY site_id, visitor_id ORDER BY ts_start, tb
                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= ${timeout}
                 THEN 0 ELSE 1 END AS starts
       FROM segments
     ),
     numbered AS (
       SELECT *, sum(starts) OVER (
-               PARTITION BY site_id, visitor_id ORDER BY ts_start, tb COLLATE "C" ROWS UNBOUNDED PRECEDING) AS island
+               PARTITION BY site_id, visitor_id ORDER BY ts_start, tb ROWS UNBOUNDED PRECEDING) AS island
       FROM flagged
     ),
     firsts AS (
-      SELECT DISTINCT ON (site_id, visitor_id, island) site_id, visitor_id, island, entry, ${first}
-      FROM numbered ORDER BY site_id, visitor_id, island, ts_start, tb COLLATE "C"
+      SELECT DISTINCT ON (site_id, visitor_id, island) site_id, visitor_id, island, tb, entry, ${first}
+      FROM numbered ORDER BY site_id, visitor_id, island, ts_start, tb
+    ),
+    exits AS (
+      SELECT DISTINCT ON (site_id, visitor_id, island) site_id, visitor_id, island, exit, exit_ts, exit_tb
+      FROM numbered WHERE exit IS NOT NULL ORDER BY site_id, visitor_id, island, exit_ts DESC, exit_tb DESC
     ),
     sums AS (
       SELECT site_id, visitor_id, island, min(ts_start) AS started_at, max(ts_end) AS ended_at,
-             sum(events)::int AS events, sum(pageviews)::int AS pageviews,
-             (array_agg(exit ORDER BY ts_end DESC, tb COLLATE "C" DESC) FILTER (WHERE exit IS NOT NULL))[1] AS exit_page
+             sum(events)::int AS events, sum(pageviews)::int AS pageviews
       FROM numbered GROUP BY site_id, visitor_id, island
     ),
     computed AS (
       SELECT s.site_id, s.visitor_id, s.started_at, s.ended_at,
              (s.started_at AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS date,
-             s.events, s.pageviews, f.entry AS entry_page, s.exit_page, ${sql.raw(columns('f.'))}
+             s.events, s.pageviews, f.entry AS entry_page, x.exit AS exit_page,
+             f.tb AS first_event_id, x.exit_ts AS exit_at, x.exit_tb AS exit_event_id, ${sql.raw(columns('f.'))}
       FROM sums s JOIN firsts f USING (site_id, visitor_id, island)
+      LEFT JOIN exits x USING (site_id, visitor_id, island)
       LEFT JOIN sites z ON z.site_id = s.site_id
     ),
     removed AS (
@@ -164,31 +175,40 @@ export async function refreshVisits(tx: Database, newEvents: SQL, rules: VisitRu
           WHERE c.site_id = o.site_id AND c.visitor_id = o.visitor_id AND c.started_at = o.started_at)
     ),
     upserted AS (
-      INSERT INTO visits AS v (site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page, exit_page, ${first})
-      SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page, exit_page, ${first}
+      INSERT INTO visits AS v (site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
+                               exit_page, first_event_id, exit_at, exit_event_id, ${first})
+      SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
+             exit_page, first_event_id, exit_at, exit_event_id, ${first}
       FROM computed ORDER BY site_id, visitor_id, started_at
       ON CONFLICT (site_id, visitor_id, started_at) DO UPDATE SET
         ended_at = excluded.ended_at, date = excluded.date, events = excluded.events,
         pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
+        first_event_id = excluded.first_event_id, exit_at = excluded.exit_at, exit_event_id = excluded.exit_event_id,
         ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', '))}
     ),
-    deltas AS (
-      SELECT 1 AS sign, * FROM computed
+    signed AS (
+      SELECT site_id, date, entry_page, exit_page, ${first}, 1 AS visits, events, pageviews,
+             (events = 1 AND pageviews = 1)::int AS bounces,
+             floor(extract(epoch FROM ended_at - started_at))::bigint AS duration_s
+      FROM computed
       UNION ALL
-      SELECT -1, site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page, exit_page, ${first}
+      SELECT site_id, date, entry_page, exit_page, ${first}, -1, -events, -pageviews,
+             -(events = 1 AND pageviews = 1)::int, -floor(extract(epoch FROM ended_at - started_at))::bigint
       FROM old
+    ),
+    -- An extended visit's old and new rows mostly share every attribute: net them out before spreading into dimensions.
+    d AS (
+      SELECT site_id, date, entry_page, exit_page, ${first}, sum(visits) AS visits, sum(events) AS events,
+             sum(pageviews) AS pageviews, sum(bounces) AS bounces, sum(duration_s) AS duration_s
+      FROM signed GROUP BY site_id, date, entry_page, exit_page, ${first}
     )
     INSERT INTO site_daily_rollups AS t (site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s)
-    SELECT d.site_id, d.date, x.dimension, x.value,
-           sum(d.sign * d.events * x.counts), sum(d.sign * d.pageviews * x.counts), sum(d.sign),
-           sum(d.sign * (d.events = 1 AND d.pageviews = 1)::int),
-           sum(d.sign * floor(extract(epoch FROM d.ended_at - d.started_at))::bigint)
-    FROM deltas d, LATERAL ${DIMENSION_VALUES} AS x(dimension, value, counts)
+    SELECT d.site_id, d.date, x.dimension, x.value, sum(d.events * x.counts), sum(d.pageviews * x.counts),
+           sum(d.visits), sum(d.bounces), sum(d.duration_s)
+    FROM d, LATERAL ${DIMENSION_VALUES} AS x(dimension, value, counts)
     WHERE x.value IS NOT NULL
+      AND (d.visits <> 0 OR d.bounces <> 0 OR d.duration_s <> 0 OR d.events * x.counts <> 0 OR d.pageviews * x.counts <> 0)
     GROUP BY d.site_id, d.date, x.dimension, x.value
-    HAVING sum(d.sign) <> 0 OR sum(d.sign * d.events * x.counts) <> 0 OR sum(d.sign * d.pageviews * x.counts) <> 0
-        OR sum(d.sign * (d.events = 1 AND d.pageviews = 1)::int) <> 0
-        OR sum(d.sign * floor(extract(epoch FROM d.ended_at - d.started_at))::bigint) <> 0
     ORDER BY d.site_id, d.date, x.dimension, x.value
     ON CONFLICT (site_id, date, dimension, value) DO UPDATE SET
       events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews,

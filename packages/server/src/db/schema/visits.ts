@@ -5,7 +5,7 @@
  * Attributes are those of the visit's first event; `exit_page` is the path of
  * its last page view; `date` is the site-local day it started on.
  */
-import { date, index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { date, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const visits = pgTable(
   'visits',
@@ -19,6 +19,10 @@ export const visits = pgTable(
     pageviews: integer('pageviews').notNull(),
     entryPage: text('entry_page').notNull(),
     exitPage: text('exit_page'),
+    // Where the visit's order starts and its exit page sits, so a fold can extend it without re-reading its events.
+    firstEventId: uuid('first_event_id').notNull(),
+    exitAt: timestamp('exit_at', { withTimezone: true }),
+    exitEventId: uuid('exit_event_id'),
     source: text('source'),
     channel: text('channel'),
     referrerDomain: text('referrer_domain'),
