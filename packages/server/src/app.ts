@@ -30,6 +30,7 @@ import type { RateLimitStore } from './ingest/rate-limit.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { StatsCache } from './query/stats-cache.js';
+import { queryRoutes } from './query/query-routes.js';
 import { statsRoutes } from './query/stats-routes.js';
 import type { EventQueue } from './queue/types.js';
 import { sitesRoutes } from './sites/routes.js';
@@ -88,6 +89,10 @@ export function createApp(deps: AppDeps): HonoApp {
 
   app.route('/api', ingestRoutes(ingest));
   app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
+  // Keys are checked inside: a public site needs none (SPEC §12).
+  app.use('/api/query', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS, methods: 'POST, OPTIONS' }));
+  app.use('/api/query', bodyLimit({ maxBytes: config.BODY_LIMIT }));
+  app.route('/api/query', queryRoutes({ db: statsDb, statsKeys: config.STATS_API_KEYS }));
   app.use('/api/sites/*', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
   app.route(
     '/api/sites',
@@ -108,6 +113,7 @@ export function createApp(deps: AppDeps): HonoApp {
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/events', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/stats', methodNotAllowed(['GET', 'OPTIONS']));
+  app.all('/api/query', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/sites', methodNotAllowed(['GET', 'OPTIONS']));
   app.all('/api/sites/:siteId', methodNotAllowed(['GET', 'PUT', 'DELETE', 'OPTIONS']));
 

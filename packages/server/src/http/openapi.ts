@@ -12,6 +12,8 @@ import {
   eventSchema,
   LIMITS,
   livenessSchema,
+  queryRequestSchema,
+  queryResponseSchema,
   queueCountsSchema,
   readinessSchema,
   siteListSchema,
@@ -40,6 +42,8 @@ export const DOCUMENTED_SCHEMAS = {
   SiteSettings: { schema: siteSettingsSchema, io: 'input' },
   Site: { schema: siteSchema, io: 'output' },
   SiteList: { schema: siteListSchema, io: 'output' },
+  QueryRequest: { schema: queryRequestSchema, io: 'input' },
+  QueryResponse: { schema: queryResponseSchema, io: 'output' },
 } as const;
 
 type SchemaName = keyof typeof DOCUMENTED_SCHEMAS;
@@ -162,6 +166,24 @@ export function buildOpenApiDocument(): JsonSchema {
           },
         },
       },
+      '/api/query': {
+        post: {
+          tags: ['stats'],
+          summary: 'Any metric, broken down, filtered, ordered, paged and compared (the query API)',
+          description:
+            'Up to two dimensions (`time:*` buckets zero-filled in the site\'s time zone), filters AND-ed, `orderBy`/`limit`/`offset` with `meta.totalRows`, `compare` with per-row change in %. `visitors` over several days or per dimension value may be estimated from HyperLogLog sketches (within 1 %); `meta.approximate` names it then. `Accept: text/csv` or `"format": "csv"` answers the same rows as CSV. A `public` site needs no key.',
+          security: [{ statsKey: [] }, {}],
+          requestBody: { required: true, content: json('QueryRequest') },
+          responses: {
+            200: {
+              description: 'The rows and what they mean',
+              content: { ...json('QueryResponse'), 'text/csv': { schema: { type: 'string' } } },
+            },
+            400: error('Invalid request; every problem listed, naming the bad metric, dimension, operator or range'),
+            401: error('STATS_API_KEYS is set, the site is not public and the request has no valid key'),
+          },
+        },
+      },
       '/api/sites': {
         get: {
           tags: ['sites'],
@@ -278,7 +300,10 @@ export function buildOpenApiDocument(): JsonSchema {
     },
     components: {
       schemas,
-      securitySchemes: { adminKey: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' } },
+      securitySchemes: {
+        adminKey: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' },
+        statsKey: { type: 'http', scheme: 'bearer', description: 'one of STATS_API_KEYS' },
+      },
     },
   };
 }
