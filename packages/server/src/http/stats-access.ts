@@ -18,6 +18,15 @@ import {
 } from '../dashboard/access.js';
 import { UnauthorizedError } from '../errors.js';
 
+/** How a request was let in, for the routes behind the gate. */
+export type StatsAccessGrant = 'open' | 'key' | 'session' | 'share' | 'public';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    statsAccess?: StatsAccessGrant;
+  }
+}
+
 export interface StatsAccessOptions {
   keys: readonly string[];
   sessions: Sessions;
@@ -43,7 +52,8 @@ export function statsAccess({
   realm = 'Tally stats',
 }: StatsAccessOptions): MiddlewareHandler {
   if (keys.length === 0) {
-    return async function openStatsAccess(_c, next) {
+    return async function openStatsAccess(c, next) {
+      c.set('statsAccess', 'open');
       await next();
     };
   }
@@ -52,14 +62,22 @@ export function statsAccess({
     const token = bearerToken(c);
     if (token !== undefined) {
       if (!isStatsKey(keys, token)) throw new UnauthorizedError('Missing or invalid API key', challenge);
+      c.set('statsAccess', 'key');
       return next();
     }
-    if (hasSession(c, sessions)) return next();
+    if (hasSession(c, sessions)) {
+      c.set('statsAccess', 'session');
+      return next();
+    }
     if (c.req.method === 'POST') {
       // The parsed body is cached by Hono, so the route reads it again for free.
       const siteId = await bodySiteId(() => c.req.json());
       const site = siteId === undefined ? undefined : await lookupSite(siteId);
-      if (site?.public || shareOpens(site, c.req.header(SHARE_HEADER))) return next();
+      const grant = site?.public ? 'public' : shareOpens(site, c.req.header(SHARE_HEADER)) ? 'share' : undefined;
+      if (grant) {
+        c.set('statsAccess', grant);
+        return next();
+      }
     }
     throw new UnauthorizedError('Missing or invalid API key', challenge);
   };

@@ -5,4 +5,7 @@ export * from './site-daily-aggregates.js';
 export * from './site-daily-event-counts.js';
 export * from './site-daily-event-visitors.js';
 export * from './site-daily-path-counts.js';
+export * from './site-daily-rollups.js';
 export * from './site-daily-unique-users.js';
+export * from './sites.js';
+export * from './visits.js';
