@@ -60,6 +60,8 @@ describe('API docs', () => {
     const undocumented = app.routes
       .filter((route) => ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(route.method))
       .filter((route) => !/^\/api(\/docs\/|\/queues\/admin|$)/.test(route.path))
+      // The HTML pages for people: the home page and the dashboard (docs/dashboard.md).
+      .filter((route) => !/^\/($|dashboard)/.test(route.path))
       // Hono's `:param` is OpenAPI's `{param}`.
       .filter(
         (route) =>

@@ -63,5 +63,15 @@ export const siteSchema = z.object({
 
 export const siteListSchema = z.object({ sites: z.array(siteSchema) });
 
+/** A site's dashboard share link after `POST` (a new secret) or `DELETE` (none) on `/api/sites/:siteId/share`. */
+export const siteShareSchema = z.object({
+  siteId: z.string(),
+  /** Opens the site's dashboard to whoever holds it; `null` once revoked. */
+  shareSecret: z.string().nullable(),
+  /** The dashboard link carrying the secret, relative to the server; `null` once revoked. */
+  shareUrl: z.string().nullable(),
+});
+
 export type SiteSettings = z.output<typeof siteSettingsSchema>;
 export type Site = z.output<typeof siteSchema>;
+export type SiteShare = z.output<typeof siteShareSchema>;

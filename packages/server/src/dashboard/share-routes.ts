@@ -3,18 +3,11 @@
  * secret (the old link stops working at once), `DELETE` drops it (no link
  * works). Both take `ADMIN_API_KEY`, as every change to a site does.
  */
-import { formatIssues, siteIdSchema } from '@tally/shared';
+import { formatIssues, type SiteShare, siteIdSchema } from '@tally/shared';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { Database } from '../db/client.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { changeShareSecret } from './sites.js';
-
-export interface ShareAnswer {
-  siteId: string;
-  shareSecret: string | null;
-  /** The dashboard link that carries the secret, relative to the server; `null` once revoked. */
-  shareUrl: string | null;
-}
 
 export function shareRoutes({ db, adminAuth }: { db: Database; adminAuth: MiddlewareHandler }) {
   const change = async (c: Context, how: 'rotate' | 'revoke') => {
@@ -27,7 +20,7 @@ export function shareRoutes({ db, adminAuth }: { db: Database; adminAuth: Middle
     const shareUrl = changed.shareSecret
       ? `${base}/dashboard/${encodeURIComponent(siteId)}?share=${changed.shareSecret}`
       : null;
-    return c.json<ShareAnswer>({ siteId, shareSecret: changed.shareSecret, shareUrl });
+    return c.json<SiteShare>({ siteId, shareSecret: changed.shareSecret, shareUrl });
   };
   return new Hono()
     .post('/:siteId/share', adminAuth, (c) => change(c, 'rotate'))

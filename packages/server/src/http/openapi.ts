@@ -19,6 +19,7 @@ import {
   siteListSchema,
   siteSchema,
   siteSettingsSchema,
+  siteShareSchema,
   statsQuerySchema,
   statsResponseSchema,
   VISITOR_COOKIE,
@@ -42,6 +43,7 @@ export const DOCUMENTED_SCHEMAS = {
   SiteSettings: { schema: siteSettingsSchema, io: 'input' },
   Site: { schema: siteSchema, io: 'output' },
   SiteList: { schema: siteListSchema, io: 'output' },
+  SiteShare: { schema: siteShareSchema, io: 'output' },
   QueryRequest: { schema: queryRequestSchema, io: 'input' },
   QueryResponse: { schema: queryResponseSchema, io: 'output' },
 } as const;
@@ -231,6 +233,31 @@ export function buildOpenApiDocument(): JsonSchema {
           summary: 'Delete a site and all its data (raw events, visits, every daily table)',
           security: [{ adminKey: [] }],
           responses: { 204: { description: 'Deleted' }, 404: error('No such site'), ...adminErrors },
+        },
+      },
+      '/api/sites/{siteId}/share': {
+        parameters: [siteIdParameter],
+        post: {
+          tags: ['sites'],
+          summary: "Make a new dashboard share secret (the site's old link stops working)",
+          description:
+            'The dashboard opens for whoever has `shareUrl` (`/dashboard/<siteId>?share=<secret>`), read-only, until the next rotation or a DELETE.',
+          security: [{ adminKey: [] }],
+          responses: {
+            200: { description: 'The new secret and link', content: json('SiteShare') },
+            404: error('No such site'),
+            ...adminErrors,
+          },
+        },
+        delete: {
+          tags: ['sites'],
+          summary: "Revoke the site's share link",
+          security: [{ adminKey: [] }],
+          responses: {
+            200: { description: 'No secret any more', content: json('SiteShare') },
+            404: error('No such site'),
+            ...adminErrors,
+          },
         },
       },
       '/api/queues/health': {

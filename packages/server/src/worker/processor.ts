@@ -66,7 +66,14 @@ export interface ProcessorOptions {
   visitRules?: VisitRules;
 }
 
-export function createBatchProcessor({ db, logger, onFolded, onParked, concurrency = 10, visitRules }: ProcessorOptions) {
+export function createBatchProcessor({
+  db,
+  logger,
+  onFolded,
+  onParked,
+  concurrency = 10,
+  visitRules,
+}: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -372,7 +372,7 @@
     });
     const line = (values) => values.map((value, index) => `${index ? 'L' : 'M'}${x(index)},${y(value)}`).join('');
     if (previous) chart.append(svg('path', { class: 'line previous', d: line(previous) }));
-    chart.append(svg('path', { class: 'line current', d: line(current) }));
+    chart.append(svg('path', { class: 'line current', d: line(current), 'data-values': current.join(',') }));
     // One invisible column per bucket carries its figures as a tooltip.
     const column = labels.length > 1 ? (width - pad.left - pad.right) / (labels.length - 1) : width;
     labels.forEach((key, index) => {
