@@ -150,6 +150,7 @@ export function createApp(deps: AppDeps): HonoApp {
         lookupSite,
         listSites: () => listSiteIds(statsDb),
         docs: config.SWAGGER_ENABLED,
+        trustProxy: config.TRUST_PROXY,
       }),
     );
   }

@@ -29,6 +29,8 @@ export interface DashboardRoutesOptions {
   listSites: () => Promise<string[]>;
   /** Whether `/api` serves the API docs, to link them. */
   docs: boolean;
+  /** `TRUST_PROXY`: when set, `X-Forwarded-Proto: https` makes the session cookie `Secure`. */
+  trustProxy?: number;
 }
 
 /** Nothing from another host, no inline code, no framing: the page can only talk to this server. */
@@ -77,7 +79,17 @@ function serveAsset(c: Context, asset: Asset) {
   return c.body(asset.body, 200, headers);
 }
 
-export function dashboardRoutes({ statsKeys, sessions, lookupSite, listSites, docs }: DashboardRoutesOptions) {
+export function dashboardRoutes({
+  statsKeys,
+  sessions,
+  lookupSite,
+  listSites,
+  docs,
+  trustProxy = 0,
+}: DashboardRoutesOptions) {
+  const isHttps = (c: Context) =>
+    new URL(c.req.url).protocol === 'https:' ||
+    (trustProxy > 0 && c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() === 'https');
   const assets = loadDashboardAssets();
   const version = serverVersion();
   const open = statsKeys.length === 0;
@@ -141,7 +153,7 @@ export function dashboardRoutes({ statsKeys, sessions, lookupSite, listSites, do
           path: '/',
           httpOnly: true,
           sameSite: 'Strict',
-          secure: new URL(c.req.url).protocol === 'https:',
+          secure: isHttps(c),
           maxAge: SESSION_MAX_AGE_SECONDS,
         });
         return c.redirect(`${base}/dashboard/${encodeURIComponent(siteId)}`, 303);

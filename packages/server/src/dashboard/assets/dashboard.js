@@ -366,7 +366,9 @@
     const every = Math.max(1, Math.ceil(labels.length / Math.floor((width - pad.left) / 70)));
     labels.forEach((key, index) => {
       if (index % every) return;
-      const label = svg('text', { class: 'axis', x: x(index), y: height - 8, 'text-anchor': 'middle' });
+      // The first and last labels hang inside the chart, not over its edges.
+      const anchor = index === 0 ? 'start' : index === labels.length - 1 ? 'end' : 'middle';
+      const label = svg('text', { class: 'axis', x: x(index), y: height - 8, 'text-anchor': anchor });
       label.textContent = formatBucket(dimension, key);
       chart.append(label);
     });
