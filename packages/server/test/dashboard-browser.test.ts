@@ -373,8 +373,9 @@ describe('dashboard in Chromium', () => {
     const cookies = await context.cookies();
     const session = cookies.find((cookie) => cookie.name === 'tally_dashboard');
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
-    const answer = await apiQuery({ siteId: 'shop', metrics: HEADLINE, dateRange: '30d' });
-    // Login lands on the default range; the figures are the site's.
+    // Login lands on the view that was asked for.
+    expect(new URL(page.url()).search).toBe('?range=7d');
+    const answer = await apiQuery({ siteId: 'shop', metrics: HEADLINE, dateRange: '7d' });
     expect(await headline(page)).toEqual(answer.results[0]?.metrics);
     expect(answer.results[0]?.metrics[0]).toBeGreaterThan(0);
     // The same cookie from another site's page (cross-site request) opens nothing.

@@ -63,6 +63,14 @@ function baseOf(c: Context, suffix: string): string {
   return at <= 0 ? '' : path.slice(0, at);
 }
 
+/** The view's query string (range, filters, tabs) without a share secret, so a login lands on the same view. */
+function viewOf(c: Context): string {
+  const params = new URL(c.req.url).searchParams;
+  params.delete('share');
+  const query = params.toString();
+  return query ? `?${query}` : '';
+}
+
 function serveAsset(c: Context, asset: Asset) {
   const immutable = c.req.query('v') === asset.hash;
   const headers: Record<string, string> = {
@@ -134,7 +142,7 @@ export function dashboardRoutes({
       if (site?.public || session || shareOpens(site, share)) {
         return c.html(dashboardPage(urls(base), { ...page, session }), 200, PAGE_HEADERS);
       }
-      const action = `${base}/dashboard/${encodeURIComponent(siteId)}/login`;
+      const action = `${base}/dashboard/${encodeURIComponent(siteId)}/login${viewOf(c)}`;
       return c.html(
         loginPage(urls(base), { siteId, action, failed: false, expiredShare: share !== undefined }),
         401,
@@ -156,9 +164,9 @@ export function dashboardRoutes({
           secure: isHttps(c),
           maxAge: SESSION_MAX_AGE_SECONDS,
         });
-        return c.redirect(`${base}/dashboard/${encodeURIComponent(siteId)}`, 303);
+        return c.redirect(`${base}/dashboard/${encodeURIComponent(siteId)}${viewOf(c)}`, 303);
       }
-      const action = `${base}/dashboard/${encodeURIComponent(siteId)}/login`;
+      const action = `${base}/dashboard/${encodeURIComponent(siteId)}/login${viewOf(c)}`;
       return c.html(loginPage(urls(base), { siteId, action, failed: true, expiredShare: false }), 401, PAGE_HEADERS);
     });
 }
