@@ -13,8 +13,8 @@ import {
   type AggregatedRow,
   aggregateRaw,
   aggregateRollups,
-  chooseSource,
   type Counts,
+  chooseSource,
   type Source,
   zeroCounts,
 } from './sql.js';
@@ -82,7 +82,7 @@ function zeroFill(plan: QueryPlan, rows: AggregatedRow[]): AggregatedRow[] {
   if (buckets === null || timeIndex < 0) return rows;
   const byKey = new Map(rows.map((row) => [keyOf(row.dimensions), row]));
   const others = new Map<string, (string | number)[]>();
-  if (plan.dimensions.length === 1) others.set('', []);
+  if (plan.dimensions.length === 1) others.set(keyOf([]), []);
   for (const row of rows) {
     const rest = row.dimensions.filter((_, i) => i !== timeIndex);
     others.set(keyOf(rest), rest);
@@ -104,7 +104,9 @@ function compareRows(plan: QueryPlan): (a: AggregatedRow, b: AggregatedRow) => n
     const dimension = plan.dimensions.findIndex((d) => d.name === name);
     const sign = direction === 'asc' ? 1 : -1;
     return (row: AggregatedRow): number | string =>
-      metric >= 0 ? metricValue(plan.metrics[metric] as Metric, row.counts) : (row.dimensions[dimension] as string | number);
+      metric >= 0
+        ? metricValue(plan.metrics[metric] as Metric, row.counts)
+        : (row.dimensions[dimension] as string | number);
   });
   const signs = plan.orderBy.map(([, direction]) => (direction === 'asc' ? 1 : -1));
   return (a, b) => {
@@ -167,7 +169,9 @@ export async function runQuery(db: Database, plan: QueryPlan): Promise<QueryAnsw
   const results = page.map((row): QueryResultRow => {
     const metrics = plan.metrics.map((metric) => metricValue(metric, row.counts));
     const dimensions = row.dimensions.map((value, i) =>
-      plan.dimensions[i]?.level === 'time' ? ((plan.buckets?.[value as number]?.key ?? null) as string | null) : String(value),
+      plan.dimensions[i]?.level === 'time'
+        ? ((plan.buckets?.[value as number]?.key ?? null) as string | null)
+        : String(value),
     );
     if (previous === null) return { dimensions, metrics };
     const counts = previous.get(keyOf(row.dimensions)) ?? zeroCounts();
