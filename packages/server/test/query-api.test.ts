@@ -15,6 +15,7 @@
  * - v5 (Windows, DE) 2023-11-14 direct: `/pricing` — a bounce (a year before)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VisitorSketch } from '../src/query/sketches.js';
 import { jsonOf, postJson, startTestStack, type TestStack } from './support.js';
 
 const KEY = { authorization: 'Bearer stats-key' };
@@ -392,5 +393,31 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
       await stack.app.request('/api/stats?siteId=shop&from=2024-11-13&to=2024-11-15', { headers: KEY }),
     );
     expect(range).toMatchObject({ totalViews: 9, uniqueUsers: 4 });
+  });
+
+  it('merges sealed days’ sketches with the visitor ids of days not sealed yet', async () => {
+    const seal = async (date: string, dimension: string, value: string, visitors: number[]) => {
+      const sketch = new VisitorSketch();
+      for (const n of visitors) sketch.add(visitor(n));
+      const sealed = await stack.query(
+        `UPDATE site_daily_rollups SET visitors_sketch = $4, visitors_sum = $5
+         WHERE site_id = 'shop' AND date = $1 AND dimension = $2 AND value = $3 RETURNING 1`,
+        [date, dimension, value, sketch.serialize(), visitors.length],
+      );
+      expect(sealed).toHaveLength(1);
+    };
+    await seal('2024-11-14', '', '', [1, 2]);
+    await seal('2024-11-15', 'source', 'Direct / None', [1, 2]);
+    expect(await rows({ metrics: ['visitors'], dateRange: DAYS })).toEqual([[3]]);
+    expect(await rows({ metrics: ['visitors'], dateRange: DAYS, dimensions: ['source'] })).toEqual([
+      ['Direct / None', 2],
+      ['Google', 1],
+      ['Hacker News', 1],
+      ['newsletter', 1],
+    ]);
+    const range = await jsonOf(
+      await stack.app.request('/api/stats?siteId=shop&from=2024-11-13&to=2024-11-15', { headers: KEY }),
+    );
+    expect(range).toMatchObject({ uniqueUsers: 4 });
   });
 });

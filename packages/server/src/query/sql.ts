@@ -159,7 +159,8 @@ export async function aggregateRollups(
     sql`SELECT ${dayBucket(sql`r.date`, window.buckets)} AS b, ${value} AS v,
           sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
           sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
-        FROM site_daily_rollups r WHERE ${where} GROUP BY 1, 2`,
+        FROM site_daily_rollups r WHERE ${where} GROUP BY 1, 2
+        HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
   );
   const byKey = new Map<string, AggregatedRow>();
   const rowOf = (bucket: number, value: string) => {
@@ -180,6 +181,18 @@ export async function aggregateRollups(
     counts.durationS = Number(row.duration_s);
     counts.visitPageviews = counts.pageviews;
   }
+  if (dimension === '' && plan.metrics.includes('viewsPerVisit')) {
+    // The totals row counts page views by their own day; those of the day's visits are on its entry pages.
+    const entries = await queryRows<{ b: number; pageviews: string }>(
+      db,
+      sql`SELECT ${dayBucket(sql`r.date`, window.buckets)} AS b, sum(r.pageviews) AS pageviews
+          FROM site_daily_rollups r WHERE ${rollupWhere(plan, 'entryPage', window, null)} GROUP BY 1`,
+    );
+    for (const entry of entries) {
+      const row = byKey.get(`${entry.b}\u0000`);
+      if (row) row.counts.visitPageviews = Number(entry.pageviews);
+    }
+  }
   let visitorsEstimated = false;
   if (options.visitors) {
     if (exactDailyVisitors(plan, dimension, window)) {
@@ -188,13 +201,17 @@ export async function aggregateRollups(
         sql`SELECT ${dayBucket(sql`a.date`, window.buckets)} AS b, a.unique_users FROM site_daily_aggregates a
             WHERE a.site_id = ${plan.siteId} AND a.date BETWEEN ${window.from}::date AND ${window.to}::date`,
       );
-      for (const day of days) rowOf(Number(day.b), '').counts.visitors = Number(day.unique_users);
+      for (const day of days) {
+        const row = byKey.get(`${day.b}\u0000`);
+        if (row) row.counts.visitors = Number(day.unique_users);
+      }
     } else {
-      const unions = await rollupVisitorUnions(db, plan, dimension, window, where);
-      for (const [key, union] of unions) {
-        const [bucket, value] = key.split('\u0000') as [string, string];
-        rowOf(Number(bucket), value).counts.visitors = union.estimate();
-        if (!union.exact) visitorsEstimated = true;
+      const counted = await rollupVisitors(db, plan, dimension, window, where);
+      for (const [key, { visitors, estimated }] of counted) {
+        const row = byKey.get(key);
+        if (!row) continue;
+        row.counts.visitors = visitors;
+        if (estimated) visitorsEstimated = true;
       }
     }
   }
@@ -212,34 +229,46 @@ function dimensionsOf(plan: QueryPlan, bucketIndex: number, value: string): (str
 }
 
 /**
- * Per bucket and value, the union of the visitors of its days: the sealed
- * days' sketches, and for days whose sketch is not made yet the visitor ids
- * from the table the rollup was folded from.
+ * Per bucket and value (`"b\u0000v"`), its distinct visitors: the union of the
+ * sealed days' sketches and, for days whose sketch is not made yet, the visitor
+ * ids of the table the rollup was folded from. With no sketch in the range at
+ * all, PostgreSQL counts the ids itself, exactly.
  */
-async function rollupVisitorUnions(
+async function rollupVisitors(
   db: Database,
   plan: QueryPlan,
   dimension: string,
   window: DayWindow,
   where: SQL,
-): Promise<Map<string, VisitorUnion>> {
+): Promise<Map<string, { visitors: number; estimated: boolean }>> {
   const bucket = dayBucket(sql`r.date`, window.buckets);
-  const [sketches, ids] = await Promise.all([
-    queryRows<{ b: number; v: string; s: Buffer }>(
+  const sketches = await queryRows<{ b: number; v: string; s: Buffer }>(
+    db,
+    sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sketch AS s FROM site_daily_rollups r
+        WHERE ${where} AND r.visitors_sketch IS NOT NULL`,
+  );
+  const unsealed = sql`
+    WITH missing AS (
+      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM site_daily_rollups r
+      WHERE ${where} AND r.visitors_sketch IS NULL
+    )`;
+  const counted = new Map<string, { visitors: number; estimated: boolean }>();
+  if (sketches.length === 0) {
+    const rows = await queryRows<{ b: number; v: string; n: string }>(
       db,
-      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sketch AS s FROM site_daily_rollups r
-          WHERE ${where} AND r.visitors_sketch IS NOT NULL`,
-    ),
-    queryRows<{ b: number; v: string; id: string }>(
-      db,
-      sql`WITH missing AS (
-            SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM site_daily_rollups r
-            WHERE ${where} AND r.visitors_sketch IS NULL
-          )
-          SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
-          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
-    ),
-  ]);
+      sql`${unsealed}
+          SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+    );
+    for (const row of rows) counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    return counted;
+  }
+  const ids = await queryRows<{ b: number; v: string; id: string }>(
+    db,
+    sql`${unsealed}
+        SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
+        FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
+  );
   const unions = new Map<string, VisitorUnion>();
   const unionOf = (b: number, v: string) => {
     const key = `${b}\u0000${v}`;
@@ -252,7 +281,8 @@ async function rollupVisitorUnions(
   };
   for (const row of sketches) unionOf(Number(row.b), row.v).addSketch(row.s);
   for (const row of ids) unionOf(Number(row.b), row.v).addVisitor(row.id);
-  return unions;
+  for (const [key, union] of unions) counted.set(key, { visitors: union.estimate(), estimated: !union.exact });
+  return counted;
 }
 
 /** The visitors of one rollup row `m` (its `date` and `value`) read from the table it was folded from. */
