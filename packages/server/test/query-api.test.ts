@@ -14,6 +14,7 @@
  * - v4 (Windows, no country) 13th 11:00 direct: `/` — a bounce (the period before)
  * - v5 (Windows, DE) 2023-11-14 direct: `/pricing` — a bounce (a year before)
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VisitorSketch } from '../src/query/sketches.js';
 import { jsonOf, postJson, startTestStack, type TestStack } from './support.js';
@@ -396,10 +397,12 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
   });
 
   it('merges sealed days’ sketches with the visitor ids of days not sealed yet', async () => {
+    const client = new pg.Client({ connectionString: stack.testDatabase.url });
+    await client.connect();
     const seal = async (date: string, dimension: string, value: string, visitors: number[]) => {
       const sketch = new VisitorSketch();
       for (const n of visitors) sketch.add(visitor(n));
-      const sealed = await stack.query(
+      const { rows: sealed } = await client.query(
         `UPDATE site_daily_rollups SET visitors_sketch = $4, visitors_sum = $5
          WHERE site_id = 'shop' AND date = $1 AND dimension = $2 AND value = $3 RETURNING 1`,
         [date, dimension, value, sketch.serialize(), visitors.length],
@@ -408,6 +411,7 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     };
     await seal('2024-11-14', '', '', [1, 2]);
     await seal('2024-11-15', 'source', 'Direct / None', [1, 2]);
+    await client.end();
     expect(await rows({ metrics: ['visitors'], dateRange: DAYS })).toEqual([[3]]);
     expect(await rows({ metrics: ['visitors'], dateRange: DAYS, dimensions: ['source'] })).toEqual([
       ['Direct / None', 2],
