@@ -6,7 +6,8 @@
  * `/api/query` answer is computed; `/api/stats` answers its first request
  * computed and its repeats from its cache.
  *
- * Standalone: `node bench/query.mjs [--events 1000000] [--runs 20]` makes its own database and server.
+ * Standalone: `node bench/query.mjs [--events 1000000,10000000] [--runs 20] [--keep]` makes its own
+ * database and server (API only) and prints the table for each size.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -187,10 +188,10 @@ export function printQueryTable(results) {
 async function standalone() {
   const arg = (name, fallback) => {
     const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+    return i >= 0 ? process.argv[i + 1] : fallback;
   };
-  const sizes = process.argv.includes('--events') ? [arg('events', 1_000_000)] : [1_000_000];
-  const runs = arg('runs', 20);
+  const sizes = String(arg('events', '1000000,10000000')).split(',').map(Number);
+  const runs = Number(arg('runs', 20));
   const admin = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `tally_qbench_${Date.now().toString(36)}`;
   const client = new pg.Client({ connectionString: admin });

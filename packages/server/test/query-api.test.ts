@@ -14,6 +14,7 @@
  * - v4 (Windows, no country) 13th 11:00 direct: `/` — a bounce (the period before)
  * - v5 (Windows, DE) 2023-11-14 direct: `/pricing` — a bounce (a year before)
  */
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VisitorSketch } from '../src/query/sketches.js';
@@ -423,5 +424,40 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
       await stack.app.request('/api/stats?siteId=shop&from=2024-11-13&to=2024-11-15', { headers: KEY }),
     );
     expect(range).toMatchObject({ uniqueUsers: 4 });
+  });
+
+  it('answers every cookbook question of docs/query.md, five checked by hand', async () => {
+    const docs = readFileSync(new URL('../../../docs/query.md', import.meta.url), 'utf8');
+    const bodies = [...docs.matchAll(/-d '(\{.*?\})'/g)].map((match) => JSON.parse(match[1] as string));
+    expect(bodies).toHaveLength(10);
+    const answers = [];
+    for (const body of bodies) {
+      // The shop's two days stand in for the named ranges; realtime stays realtime.
+      const dateRange = body.dateRange === 'realtime' ? 'realtime' : DAYS;
+      const response = await query({ ...body, siteId: 'shop', dateRange });
+      expect(response.status, JSON.stringify(body)).toBe(200);
+      answers.push(((await jsonOf(response)) as { results: { dimensions: unknown[]; metrics: number[] }[] }).results);
+    }
+    const flat = (i: number) => answers[i]?.map((row) => [...row.dimensions, ...row.metrics]);
+    // 2. Which countries bounce most: bounce rate, then visits.
+    expect(flat(1)).toEqual([
+      ['FR', 100, 1],
+      ['DE', 50, 2],
+      ['US', 50, 2],
+    ]);
+    // 3. Views of /pricing per day.
+    expect(flat(2)).toEqual([
+      ['2024-11-14', 1],
+      ['2024-11-15', 0],
+    ]);
+    // 6. Mobile or desktop.
+    expect(flat(5)).toEqual([
+      ['desktop', 2, 66.7, 40],
+      ['mobile', 1, 50, 300],
+    ]);
+    // 7. Where visits from Hacker News land.
+    expect(flat(6)).toEqual([['/blog/post', 1, 100]]);
+    // 10. Which plans people sign up for.
+    expect(flat(9)).toEqual([['pro', 1, 1]]);
   });
 });
