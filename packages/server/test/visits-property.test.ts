@@ -157,10 +157,10 @@ const eventsArbitrary = fc
           late: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
           prop: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }),
         }),
-        { minLength: 1, maxLength: 40 },
+        { minLength: 5, maxLength: 60 },
       ),
     }),
-    { minLength: 1, maxLength: 8 },
+    { minLength: 3, maxLength: 10 },
   )
   .map((visitors) => {
     const events: QueuedEvent[] = [];
@@ -289,10 +289,10 @@ describe('visits are exactly those of in-order delivery (property)', () => {
           }
         },
       ),
-      { numRuns: 40, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 1_000_000) },
+      { numRuns: 60, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 1_000_000) },
     );
     // Thousands of events over the runs, not a handful.
-    expect(totalEvents).toBeGreaterThan(1_000);
+    expect(totalEvents).toBeGreaterThan(2_000);
     expect(VISIT_DIMENSIONS.length).toBe(17);
   }, 240_000);
 });

@@ -99,10 +99,9 @@ function zeroFill(plan: QueryPlan, rows: AggregatedRow[]): AggregatedRow[] {
 }
 
 function compareRows(plan: QueryPlan): (a: AggregatedRow, b: AggregatedRow) => number {
-  const keys = plan.orderBy.map(([name, direction]) => {
+  const keys = plan.orderBy.map(([name]) => {
     const metric = plan.metrics.indexOf(name as Metric);
     const dimension = plan.dimensions.findIndex((d) => d.name === name);
-    const sign = direction === 'asc' ? 1 : -1;
     return (row: AggregatedRow): number | string =>
       metric >= 0
         ? metricValue(plan.metrics[metric] as Metric, row.counts)

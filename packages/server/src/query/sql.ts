@@ -153,50 +153,60 @@ export async function aggregateRollups(
   options: { visitors: boolean; values: string[] | null },
 ): Promise<Aggregate> {
   const where = rollupWhere(plan, dimension, window, options.values);
-  const value = rowValue(plan);
-  const rows = await queryRows<RollupRow>(
-    db,
-    sql`SELECT ${dayBucket(sql`r.date`, window.buckets)} AS b, ${value} AS v,
-          sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
-          sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
-        FROM site_daily_rollups r WHERE ${where} GROUP BY 1, 2`,
-  );
+  const bucket = dayBucket(sql`r.date`, window.buckets);
+  // The counters, the visitors and (whole site) the page views of the days' visits, read at once.
+  const [rows, entries, visitors] = await Promise.all([
+    queryRows<RollupRow>(
+      db,
+      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
+            sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
+            sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
+          FROM site_daily_rollups r WHERE ${where} GROUP BY 1, 2
+          HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
+    ),
+    dimension === '' && plan.metrics.includes('viewsPerVisit')
+      ? // The totals row counts page views by their own day; those of the day's visits are on its entry pages.
+        queryRows<{ b: number; pageviews: string }>(
+          db,
+          sql`SELECT ${bucket} AS b, sum(r.pageviews) AS pageviews
+              FROM site_daily_rollups r WHERE ${rollupWhere(plan, 'entryPage', window, null)} GROUP BY 1`,
+        )
+      : [],
+    !options.visitors
+      ? null
+      : exactDailyVisitors(plan, dimension, window)
+        ? queryRows<{ b: number; unique_users: string }>(
+            db,
+            sql`SELECT ${dayBucket(sql`a.date`, window.buckets)} AS b, a.unique_users FROM site_daily_aggregates a
+                WHERE a.site_id = ${plan.siteId} AND a.date BETWEEN ${window.from}::date AND ${window.to}::date`,
+          ).then(
+            (days) =>
+              new Map(days.map((day) => [`${day.b}\u0000`, { visitors: Number(day.unique_users), estimated: false }])),
+          )
+        : rollupVisitors(db, plan, dimension, window, where),
+  ]);
   const byKey = new Map<string, AggregatedRow>();
-  const rowOf = (bucket: number, value: string) => {
-    const key = `${bucket}\u0000${value}`;
-    let row = byKey.get(key);
-    if (row === undefined) {
-      row = { dimensions: dimensionsOf(plan, bucket - 1, value), counts: zeroCounts() };
-      byKey.set(key, row);
-    }
-    return row;
-  };
   for (const row of rows) {
-    const counts = rowOf(Number(row.b), row.v).counts;
+    const bucketNumber = Number(row.b);
+    const counts = zeroCounts();
     counts.events = Number(row.events);
     counts.pageviews = Number(row.pageviews);
     counts.visits = Number(row.visits);
     counts.bounces = Number(row.bounces);
     counts.durationS = Number(row.duration_s);
     counts.visitPageviews = counts.pageviews;
+    byKey.set(`${bucketNumber}\u0000${row.v}`, { dimensions: dimensionsOf(plan, bucketNumber - 1, row.v), counts });
+  }
+  for (const entry of entries) {
+    const row = byKey.get(`${entry.b}\u0000`);
+    if (row) row.counts.visitPageviews = Number(entry.pageviews);
   }
   let visitorsEstimated = false;
-  if (options.visitors) {
-    if (exactDailyVisitors(plan, dimension, window)) {
-      const days = await queryRows<{ b: number; unique_users: string }>(
-        db,
-        sql`SELECT ${dayBucket(sql`a.date`, window.buckets)} AS b, a.unique_users FROM site_daily_aggregates a
-            WHERE a.site_id = ${plan.siteId} AND a.date BETWEEN ${window.from}::date AND ${window.to}::date`,
-      );
-      for (const day of days) rowOf(Number(day.b), '').counts.visitors = Number(day.unique_users);
-    } else {
-      const unions = await rollupVisitorUnions(db, plan, dimension, window, where);
-      for (const [key, union] of unions) {
-        const [bucket, value] = key.split('\u0000') as [string, string];
-        rowOf(Number(bucket), value).counts.visitors = union.estimate();
-        if (!union.exact) visitorsEstimated = true;
-      }
-    }
+  for (const [key, counted] of visitors ?? []) {
+    const row = byKey.get(key);
+    if (!row) continue;
+    row.counts.visitors = counted.visitors;
+    if (counted.estimated) visitorsEstimated = true;
   }
   return { rows: [...byKey.values()], visitorsEstimated };
 }
@@ -212,34 +222,58 @@ function dimensionsOf(plan: QueryPlan, bucketIndex: number, value: string): (str
 }
 
 /**
- * Per bucket and value, the union of the visitors of its days: the sealed
- * days' sketches, and for days whose sketch is not made yet the visitor ids
- * from the table the rollup was folded from.
+ * Per bucket and value (`"b\u0000v"`), its distinct visitors: the union of the
+ * sealed days' sketches and, for days whose sketch is not made yet, the visitor
+ * ids of the table the rollup was folded from. With no sketch in the range at
+ * all, PostgreSQL counts the ids itself, exactly.
  */
-async function rollupVisitorUnions(
+async function rollupVisitors(
   db: Database,
   plan: QueryPlan,
   dimension: string,
   window: DayWindow,
   where: SQL,
-): Promise<Map<string, VisitorUnion>> {
+): Promise<Map<string, { visitors: number; estimated: boolean }>> {
   const bucket = dayBucket(sql`r.date`, window.buckets);
-  const [sketches, ids] = await Promise.all([
-    queryRows<{ b: number; v: string; s: Buffer }>(
+  const unsealed = sql`
+    WITH missing AS (
+      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM site_daily_rollups r
+      WHERE ${where} AND r.visitors_sketch IS NULL
+    )`;
+  // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL: one read per row, not per day.
+  const [sketches, [unsealedDays]] = await Promise.all([
+    queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null }>(
       db,
-      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sketch AS s FROM site_daily_rollups r
-          WHERE ${where} AND r.visitors_sketch IS NOT NULL`,
+      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
+            CASE WHEN get_byte(r.visitors_sketch, 0) = 1
+              THEN decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea)
+              ELSE NULL END AS s,
+            CASE WHEN get_byte(r.visitors_sketch, 0) = 1 THEN NULL ELSE array_agg(r.visitors_sketch) END AS dense
+          FROM site_daily_rollups r
+          WHERE ${where} AND r.visitors_sketch IS NOT NULL
+          GROUP BY 1, 2, get_byte(r.visitors_sketch, 0) = 1`,
     ),
-    queryRows<{ b: number; v: string; id: string }>(
-      db,
-      sql`WITH missing AS (
-            SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM site_daily_rollups r
-            WHERE ${where} AND r.visitors_sketch IS NULL
-          )
-          SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
-          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
-    ),
+    queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
   ]);
+  const counted = new Map<string, { visitors: number; estimated: boolean }>();
+  if (sketches.length === 0) {
+    const rows = await queryRows<{ b: number; v: string; n: string }>(
+      db,
+      sql`${unsealed}
+          SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+    );
+    for (const row of rows) counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    return counted;
+  }
+  const ids = unsealedDays?.any
+    ? await queryRows<{ b: number; v: string; id: string }>(
+        db,
+        sql`${unsealed}
+            SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
+            FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
+      )
+    : [];
   const unions = new Map<string, VisitorUnion>();
   const unionOf = (b: number, v: string) => {
     const key = `${b}\u0000${v}`;
@@ -250,9 +284,14 @@ async function rollupVisitorUnions(
     }
     return union;
   };
-  for (const row of sketches) unionOf(Number(row.b), row.v).addSketch(row.s);
+  for (const row of sketches) {
+    const union = unionOf(Number(row.b), row.v);
+    if (row.s) union.addSketch(row.s);
+    for (const dense of row.dense ?? []) union.addSketch(dense);
+  }
   for (const row of ids) unionOf(Number(row.b), row.v).addVisitor(row.id);
-  return unions;
+  for (const [key, union] of unions) counted.set(key, { visitors: union.estimate(), estimated: !union.exact });
+  return counted;
 }
 
 /** The visitors of one rollup row `m` (its `date` and `value`) read from the table it was folded from. */

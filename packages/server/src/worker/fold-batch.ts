@@ -56,10 +56,10 @@ export async function foldBatch(
     if (ids.length > 0) {
       const idList = JSON.stringify(ids);
       const inserted = sql`r.event_id IN (SELECT value::uuid FROM json_array_elements_text(${idList}::json))`;
-      await lockSites(
-        tx,
-        sql`SELECT DISTINCT "siteId" AS site_id FROM json_to_recordset(${JSON.stringify(events)}::json) AS e("siteId" text)`,
-      );
+      const siteIds = JSON.stringify([...new Set(events.map((event) => event.siteId))]);
+      await lockSites(tx, sql`SELECT value AS site_id FROM json_array_elements_text(${siteIds}::json)`);
+      // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.
+      await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
       await foldIntoDays(tx, inserted);
       await refreshVisits(tx, inserted, rules);
     }

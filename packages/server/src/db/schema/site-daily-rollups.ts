@@ -8,7 +8,7 @@
  * `visitors_sketch` (a HyperLogLog, `query/sketches.ts`) and `visitors_sum`
  * are filled when the day is sealed (`worker/sketches.ts`).
  */
-import { bigint, customType, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, customType, date, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 
 const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
 
@@ -27,5 +27,9 @@ export const siteDailyRollups = pgTable(
     visitorsSum: bigint('visitors_sum', { mode: 'number' }),
     visitorsSketch: bytea('visitors_sketch'),
   },
-  (table) => [primaryKey({ columns: [table.siteId, table.date, table.dimension, table.value] })],
+  (table) => [
+    primaryKey({ columns: [table.siteId, table.date, table.dimension, table.value] }),
+    // The query API reads one dimension over a range of days (`query/sql.ts`).
+    index('idx_rollups_site_dimension_date').on(table.siteId, table.dimension, table.date),
+  ],
 );
