@@ -180,8 +180,8 @@ export function buildOpenApiDocument(): JsonSchema {
           tags: ['stats'],
           summary: 'Any metric, broken down, filtered, ordered, paged and compared (the query API)',
           description:
-            'Up to two dimensions (`time:*` buckets zero-filled in the site\'s time zone), filters AND-ed, `orderBy`/`limit`/`offset` with `meta.totalRows`, `compare` with per-row change in %. `visitors` over several days or per dimension value may be estimated from HyperLogLog sketches (within 1 %); `meta.approximate` names it then. `Accept: text/csv` or `"format": "csv"` answers the same rows as CSV. A `public` site needs no key.',
-          security: [{ statsKey: [] }, {}],
+            'Up to two dimensions (`time:*` buckets zero-filled in the site\'s time zone), filters AND-ed, `orderBy`/`limit`/`offset` with `meta.totalRows`, `compare` with per-row change in %. `visitors` over several days or per dimension value may be estimated from HyperLogLog sketches (within 1 %); `meta.approximate` names it then. `Accept: text/csv` or `"format": "csv"` answers the same rows as CSV. A `public` site needs no key; the dashboard\'s own calls use its session cookie (same-origin only) or the site\'s share secret.',
+          security: [{ statsKey: [] }, { dashboardSession: [] }, { shareSecret: [] }, {}],
           requestBody: { required: true, content: json('QueryRequest') },
           responses: {
             200: {
@@ -189,7 +189,9 @@ export function buildOpenApiDocument(): JsonSchema {
               content: { ...json('QueryResponse'), 'text/csv': { schema: { type: 'string' } } },
             },
             400: error('Invalid request; every problem listed, naming the bad metric, dimension, operator or range'),
-            401: error('STATS_API_KEYS is set, the site is not public and the request has no valid key'),
+            401: error(
+              'STATS_API_KEYS is set, the site is not public and the request has no valid key, same-origin dashboard session or share secret',
+            ),
           },
         },
       },
@@ -342,6 +344,19 @@ export function buildOpenApiDocument(): JsonSchema {
             'One of `STATS_API_KEYS`, as `Authorization: Bearer <key>`; not needed when the variable is unset',
         },
         adminKey: { type: 'http', scheme: 'bearer', description: '`ADMIN_API_KEY`, as `Authorization: Bearer <key>`' },
+        dashboardSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'tally_dashboard',
+          description:
+            "Set by the dashboard's key login (`POST /dashboard/{siteId}/login`); accepted on same-origin requests only (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the server's)",
+        },
+        shareSecret: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Tally-Share',
+          description: "The site's share secret (`POST /api/sites/{siteId}/share`); opens that site only",
+        },
       },
     },
   };

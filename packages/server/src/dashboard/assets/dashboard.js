@@ -44,8 +44,9 @@
 
   function readState() {
     const params = new URLSearchParams(location.search);
+    const ranges = [...document.getElementById('range').options].map((option) => option.value);
     const state = {
-      range: params.get('range') || '30d',
+      range: ranges.includes(params.get('range')) ? params.get('range') : '30d',
       from: params.get('from') || '',
       to: params.get('to') || '',
       compare: params.get('compare') === '1',
@@ -101,7 +102,8 @@
   // ---- the query API ----
 
   function dateRange() {
-    return state.range === 'custom' && state.from && state.to ? [state.from, state.to] : state.range;
+    if (state.range !== 'custom') return state.range;
+    return state.from && state.to ? [state.from, state.to] : '30d';
   }
 
   function canCompare() {
@@ -235,8 +237,7 @@
   }
 
   function renderControls() {
-    const known = [...rangeSelect.options].some((option) => option.value === state.range);
-    rangeSelect.value = known ? state.range : '30d';
+    rangeSelect.value = state.range;
     customBox.hidden = state.range !== 'custom';
     fromInput.value = state.from;
     toInput.value = state.to;
