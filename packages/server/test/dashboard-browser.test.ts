@@ -214,6 +214,22 @@ describe('dashboard in Chromium', () => {
       await page.screenshot({ path: DOCS_SCREENSHOT.pathname, fullPage: true, type: 'png', scale: 'css' });
     }
 
+    // Custom events broken down by a property key.
+    await page.locator('[data-panel="events"] [role=tab][data-tab="props"]').click();
+    await page.locator('#prop').fill('plan');
+    await page.locator('#prop-form button').click();
+    await page.waitForURL(/prop=plan/);
+    await rendered(page);
+    const plans = await apiQuery({
+      ...request,
+      metrics: ['visitors'],
+      dimensions: ['props:plan'],
+      orderBy: [['visitors', 'desc']],
+      limit: 10,
+    });
+    expect(plans.results.length).toBeGreaterThan(0);
+    expect(await panelRows(page, 'events')).toEqual(plans.results.map((r) => [r.dimensions[0] ?? '', r.metrics[0]]));
+
     // Keyboard: tab to Google's row in the sources panel and press Enter.
     const google = page.locator('[data-panel="sources"] .rows li[data-value="Google"] a');
     await google.focus();
