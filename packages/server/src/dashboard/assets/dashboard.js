@@ -345,8 +345,8 @@
     const width = Math.max(box.clientWidth, 280);
     const height = width < 500 ? 180 : 240;
     const pad = { left: 44, right: 12, top: 12, bottom: 26 };
-    const top = Math.max(1, ...current, ...(previous || []));
-    const scale = niceScale(top);
+    const step = niceStep(Math.max(...current, ...(previous || []), 0), metric !== 'viewsPerVisit');
+    const scale = step * 4;
     const x = (index) =>
       pad.left + (labels.length <= 1 ? 0 : (index * (width - pad.left - pad.right)) / (labels.length - 1));
     const y = (value) => pad.top + (1 - value / scale) * (height - pad.top - pad.bottom);
@@ -357,11 +357,11 @@
       role: 'img',
       'aria-label': `${LABELS[metric]} per ${dimension.slice(5)}`,
     });
-    for (let step = 0; step <= 4; step++) {
-      const value = (scale * step) / 4;
+    for (let tick = 0; tick <= 4; tick++) {
+      const value = step * tick;
       chart.append(svg('line', { class: 'grid', x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value) }));
       const label = svg('text', { class: 'axis', x: pad.left - 6, y: y(value) + 4, 'text-anchor': 'end' });
-      label.textContent = formatMetric(metric, metric === 'viewsPerVisit' ? value : Math.round(value));
+      label.textContent = formatMetric(metric, value);
       chart.append(label);
     }
     const every = Math.max(1, Math.ceil(labels.length / Math.floor((width - pad.left) / 70)));
@@ -398,10 +398,12 @@
     legend.textContent = previous ? `${LABELS[metric]} — solid: this period, dotted: previous period` : LABELS[metric];
   }
 
-  function niceScale(top) {
-    const magnitude = 10 ** Math.floor(Math.log10(top));
-    for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= top) return step * magnitude;
-    return 10 * magnitude;
+  /** The gap between the chart's 4 grid lines: 1, 2 or 5 times a power of ten, whole for counts. */
+  function niceStep(top, whole) {
+    const raw = Math.max(top, whole ? 4 : 0.04) / 4;
+    const magnitude = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((factor) => factor * magnitude).find((candidate) => candidate >= raw);
+    return whole ? Math.max(1, Math.ceil(step)) : step;
   }
 
   let resizeTimer;
