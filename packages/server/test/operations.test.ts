@@ -70,6 +70,7 @@ describe('API docs', () => {
       '/api/event',
       '/api/events',
       '/api/stats',
+      '/api/query',
       '/api/queues/health',
       '/healthz',
       '/readyz',
@@ -79,17 +80,25 @@ describe('API docs', () => {
     }
 
     // Every zod schema @tally/shared exports is a component, or (the event's parts) inside one.
-    const parts: Record<string, string> = {
-      timestampSchema: 'timestamp',
-      propsSchema: 'props',
-      siteIdSchema: 'siteId',
+    const parts: Record<string, [string, string]> = {
+      timestampSchema: ['Event', 'timestamp'],
+      propsSchema: ['Event', 'props'],
+      siteIdSchema: ['Event', 'siteId'],
+      metricSchema: ['QueryRequest', 'metrics'],
+      dimensionNameSchema: ['QueryRequest', 'dimensions'],
+      filterDimensionSchema: ['QueryRequest', 'filters'],
+      filterSchema: ['QueryRequest', 'filters'],
+      dateRangeSchema: ['QueryRequest', 'dateRange'],
+      orderDirectionSchema: ['QueryRequest', 'orderBy'],
+      queryResultRowSchema: ['QueryResponse', 'results'],
     };
     const documented = new Set<unknown>(Object.values(DOCUMENTED_SCHEMAS).map((entry) => entry.schema));
     const exported = Object.entries(shared).filter(([, value]) => value instanceof z.ZodType);
     expect(exported.length).toBeGreaterThan(5);
     for (const [name, schema] of exported) {
       if (name in parts) {
-        expect(document.components.schemas.Event?.properties).toHaveProperty(parts[name] as string);
+        const [component, property] = parts[name] as [string, string];
+        expect(document.components.schemas[component]?.properties).toHaveProperty(property);
       } else {
         expect(documented.has(schema), `${name} is not in the OpenAPI document`).toBe(true);
       }

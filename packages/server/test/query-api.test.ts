@@ -430,7 +430,7 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     const docs = readFileSync(new URL('../../../docs/query.md', import.meta.url), 'utf8');
     const bodies = [...docs.matchAll(/-d '(\{.*?\})'/g)].map((match) => JSON.parse(match[1] as string));
     expect(bodies).toHaveLength(10);
-    const answers = [];
+    const answers: { dimensions: unknown[]; metrics: number[] }[][] = [];
     for (const body of bodies) {
       // The shop's two days stand in for the named ranges; realtime stays realtime.
       const dateRange = body.dateRange === 'realtime' ? 'realtime' : DAYS;
