@@ -141,8 +141,11 @@ interface Slice {
   sketch: VisitorSketch;
 }
 
+/** Ids unique per site and kind, so several generated sites share one database. */
+let siteTag = 0;
+for (const char of options.siteId) siteTag = (Math.imul(siteTag, 31) + char.charCodeAt(0)) >>> 0;
 const uuid = (kind: number, n: number) =>
-  `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+  `${kind.toString(16)}${(siteTag & 0xfffffff).toString(16).padStart(7, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
 async function main() {
   const started = performance.now();

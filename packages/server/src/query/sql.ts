@@ -15,7 +15,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
 import { VISIT_DIMENSIONS } from '../worker/visits.js';
 import type { PlannedDimension, PlannedFilter, QueryPlan } from './plan.js';
-import { addDays, type TimeBucket } from './ranges.js';
+import { addDays, addMonths, type TimeBucket } from './ranges.js';
 import { VisitorUnion } from './visitor-union.js';
 
 /** What one answer row adds up before its metrics are derived. */
@@ -154,6 +154,7 @@ export async function aggregateRollups(
 ): Promise<Aggregate> {
   const where = rollupWhere(plan, dimension, window, options.values);
   const bucket = dayBucket(sql`r.date`, window.buckets);
+  const sealed = await sealedMonths(db, plan, window);
   // The counters, the visitors and (whole site) the page views of the days' visits, read at once.
   const [rows, entries, visitors] = await Promise.all([
     queryRows<RollupRow>(
@@ -161,7 +162,7 @@ export async function aggregateRollups(
       sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
             sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
             sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
-          FROM site_daily_rollups r WHERE ${where} GROUP BY 1, 2
+          FROM ${rollupFrom(plan, dimension, sealed)} WHERE ${where} GROUP BY 1, 2
           HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
     ),
     dimension === '' && plan.metrics.includes('viewsPerVisit')
@@ -169,7 +170,8 @@ export async function aggregateRollups(
         queryRows<{ b: number; pageviews: string }>(
           db,
           sql`SELECT ${bucket} AS b, sum(r.pageviews) AS pageviews
-              FROM site_daily_rollups r WHERE ${rollupWhere(plan, 'entryPage', window, null)} GROUP BY 1`,
+              FROM ${rollupFrom(plan, 'entryPage', sealed)} WHERE ${rollupWhere(plan, 'entryPage', window, null)}
+              GROUP BY 1`,
         )
       : [],
     !options.visitors
@@ -183,7 +185,7 @@ export async function aggregateRollups(
             (days) =>
               new Map(days.map((day) => [`${day.b}\u0000`, { visitors: Number(day.unique_users), estimated: false }])),
           )
-        : rollupVisitors(db, plan, dimension, window, where),
+        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed), window, where, dimension),
   ]);
   const byKey = new Map<string, AggregatedRow>();
   for (const row of rows) {
@@ -211,6 +213,60 @@ export async function aggregateRollups(
   return { rows: [...byKey.values()], visitorsEstimated };
 }
 
+/**
+ * The condition that month row `m` (dimension `''`) still holds exactly what
+ * its days hold: the query API reads a month only when this is true.
+ */
+export const MONTH_IS_CURRENT = sql`
+  (m.events, m.visits) = (
+    SELECT coalesce(sum(d.events), 0), coalesce(sum(d.visits), 0) FROM site_daily_rollups d
+    WHERE d.site_id = m.site_id AND d.dimension = '' AND d.value = ''
+      AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date)`;
+
+/** The whole months of a window that a day bucket never splits: all of them without a time dimension or by month. */
+function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
+  const time = plan.dimensions.find((dimension) => dimension.level === 'time');
+  if (time !== undefined && time.bucket !== 'month') return [];
+  const months: string[] = [];
+  let month = window.from.endsWith('-01') ? window.from : addMonths(`${window.from.slice(0, 8)}01`, 1);
+  while (addDays(addMonths(month, 1), -1) <= window.to) {
+    months.push(month);
+    month = addMonths(month, 1);
+  }
+  return months;
+}
+
+/** Which of the window's whole months are sealed and still match their days (`months.ts`). */
+async function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
+  const months = wholeMonths(plan, window);
+  if (months.length === 0) return [];
+  const rows = await queryRows<{ month: string }>(
+    db,
+    sql`SELECT m.month::text AS month FROM site_monthly_rollups m
+        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+          AND m.month = ANY(${sql.param(months)}::date[]) AND ${MONTH_IS_CURRENT}`,
+  );
+  return rows.map((row) => row.month);
+}
+
+/**
+ * The rollup rows of one dimension as `r`: sealed months as one row each
+ * (dated by their 1st), every other day as itself.
+ */
+function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[]): SQL {
+  if (sealed.length === 0) return sql`site_daily_rollups r`;
+  const months = sql`${sql.param(sealed)}::date[]`;
+  return sql`(
+    SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch
+    FROM site_daily_rollups
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND date_trunc('month', date)::date <> ALL(${months})
+    UNION ALL
+    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch
+    FROM site_monthly_rollups
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND month = ANY(${months})
+  ) r`;
+}
+
 /** A filter without a breakdown sums the matching values into one row. */
 function rowValue(plan: QueryPlan): SQL {
   return plan.dimensions.some((dimension) => dimension.level !== 'time') ? sql`r.value` : sql`''`;
@@ -230,14 +286,15 @@ function dimensionsOf(plan: QueryPlan, bucketIndex: number, value: string): (str
 async function rollupVisitors(
   db: Database,
   plan: QueryPlan,
-  dimension: string,
+  from: SQL,
   window: DayWindow,
   where: SQL,
+  dimension: string,
 ): Promise<Map<string, { visitors: number; estimated: boolean }>> {
   const bucket = dayBucket(sql`r.date`, window.buckets);
   const unsealed = sql`
     WITH missing AS (
-      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM site_daily_rollups r
+      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM ${from}
       WHERE ${where} AND r.visitors_sketch IS NULL
     )`;
   // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL: one read per row, not per day.
@@ -249,7 +306,7 @@ async function rollupVisitors(
               THEN decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea)
               ELSE NULL END AS s,
             CASE WHEN get_byte(r.visitors_sketch, 0) = 1 THEN NULL ELSE array_agg(r.visitors_sketch) END AS dense
-          FROM site_daily_rollups r
+          FROM ${from}
           WHERE ${where} AND r.visitors_sketch IS NOT NULL
           GROUP BY 1, 2, get_byte(r.visitors_sketch, 0) = 1`,
     ),
@@ -295,7 +352,7 @@ async function rollupVisitors(
 }
 
 /** The visitors of one rollup row `m` (its `date` and `value`) read from the table it was folded from. */
-function unsealedVisitors(plan: QueryPlan, dimension: string): SQL {
+export function unsealedVisitors(plan: Pick<QueryPlan, 'siteId' | 'timeZone'>, dimension: string): SQL {
   if (dimension === '') {
     return sql`SELECT u.visitor_id FROM site_daily_unique_users u WHERE u.site_id = ${plan.siteId} AND u.date = m.date`;
   }

@@ -83,6 +83,7 @@ const SITE_TABLES = [
   'raw_events',
   'visits',
   'site_daily_rollups',
+  'site_monthly_rollups',
   'site_daily_aggregates',
   'site_daily_path_counts',
   'site_daily_event_counts',

@@ -15,6 +15,7 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
+import { sealPendingMonths } from '../query/months.js';
 import { foldIntoDays, lockSites } from './fold-batch.js';
 import { refreshVisits, type VisitRules } from './visits.js';
 
@@ -51,6 +52,8 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
           sql`DELETE FROM ${sql.identifier(table)} WHERE site_id = ${siteId} AND date >= ${site.first_day}::date`,
         );
       }
+      // Sealed months (`query/months.ts`) were merged from the old days: the query API reseals them.
+      await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM visits WHERE site_id = ${siteId} AND ended_at >= ${site.first_ts}::timestamptz`);
       const everyRawEvent = sql`r.site_id = ${siteId}`;
       await foldIntoDays(tx, everyRawEvent);
@@ -67,6 +70,9 @@ export interface RefoldLoop {
   stop(): Promise<void>;
 }
 
+/** How often the loop also seals the whole months that have settled (`query/months.ts`). */
+const SEAL_EVERY_MS = 60_000;
+
 export function startRefolds({
   db,
   rules,
@@ -82,6 +88,7 @@ export function startRefolds({
 }): RefoldLoop {
   let running: Promise<void> | undefined;
   let again = false;
+  let lastSeal = 0;
   const run = async () => {
     try {
       const pending = await queryRows<{ site_id: string }>(
@@ -97,6 +104,14 @@ export function startRefolds({
       }
     } catch (error) {
       logger.warn({ err: error }, 're-fold failed; retrying at the next interval');
+    }
+    if (Date.now() - lastSeal < SEAL_EVERY_MS) return;
+    lastSeal = Date.now();
+    try {
+      const sealed = await sealPendingMonths(db, { lateEventHours: rules.lateEventHours });
+      if (sealed > 0) logger.info({ months: sealed }, 'months sealed for the query API');
+    } catch (error) {
+      logger.warn({ err: error }, 'sealing months failed; retrying at the next interval');
     }
   };
   const tick = () => {
