@@ -423,6 +423,27 @@ describe('analytics for a site in America/New_York', () => {
       ),
     ).toEqual([{ date: '2024-11-14', visits: 1 }]);
 
+    // And back east: the New York day of the 14th goes, the UTC day of the 15th comes back, nothing counts twice.
+    await stack.app.request('/api/sites/moving', {
+      method: 'PUT',
+      headers: { ...ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ timeZone: 'UTC' }),
+    });
+    await vi.waitFor(
+      async () => {
+        const [site] = await stack.query<{ done: boolean }>(
+          "SELECT time_zone = rollups_time_zone AS done FROM sites WHERE site_id = 'moving'",
+        );
+        expect(site?.done).toBe(true);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    expect(
+      await stack.query(
+        "SELECT date::text, total_views::int FROM site_daily_aggregates WHERE site_id = 'moving' ORDER BY date",
+      ),
+    ).toEqual([{ date: '2024-11-15', total_views: 1 }]);
+
     expect((await stack.app.request('/api/sites/moving', { method: 'DELETE', headers: ADMIN })).status).toBe(204);
     const left = await stack.query<{ n: number }>(
       `SELECT (SELECT count(*) FROM raw_events WHERE site_id = 'moving') + (SELECT count(*) FROM visits WHERE site_id = 'moving')

@@ -40,7 +40,9 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
     }>(
       tx,
       sql`SELECT s.time_zone, s.rollups_time_zone, r.first_ts::text AS first_ts,
-                 (r.first_ts AT TIME ZONE s.time_zone)::date::text AS first_day
+                 -- The first day in either zone: the old zone's row of that instant goes too.
+                 least((r.first_ts AT TIME ZONE s.time_zone)::date,
+                       (r.first_ts AT TIME ZONE s.rollups_time_zone)::date)::text AS first_day
           FROM sites s, LATERAL (SELECT min(event_ts) AS first_ts FROM raw_events WHERE site_id = s.site_id) r
           WHERE s.site_id = ${siteId}`,
     );
