@@ -15,8 +15,8 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
-import { foldIntoDays, lockSites } from './fold-batch.js';
-import { refreshVisits, type VisitRules } from './visits.js';
+import { foldNewEvents, lockSites } from './fold-batch.js';
+import type { VisitRules } from './visits.js';
 
 const DAILY_TABLES = [
   'site_daily_aggregates',
@@ -55,8 +55,7 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
       }
       await tx.execute(sql`DELETE FROM visits WHERE site_id = ${siteId} AND ended_at >= ${site.first_ts}::timestamptz`);
       const everyRawEvent = sql`r.site_id = ${siteId}`;
-      await foldIntoDays(tx, everyRawEvent);
-      await refreshVisits(tx, everyRawEvent, rules);
+      await foldNewEvents(tx, everyRawEvent, rules);
     }
     await tx.execute(sql`UPDATE sites SET rollups_time_zone = time_zone WHERE site_id = ${siteId}`);
     return true;
