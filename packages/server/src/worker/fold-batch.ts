@@ -15,8 +15,10 @@
  * 3. fold the inserted events into the daily tables by site-local day
  *    (`event_ts AT TIME ZONE sites.time_zone`), then recompute the visits they
  *    touch (`visits.ts`).
- * Locks are taken in one global order — site and raw rows, site locks, daily
- * rows, visit rows, rollup rows; each sorted — so folds cannot deadlock.
+ * Every row of step 3 is keyed by its site, and a site's folds take turns on
+ * its lock, so folds never wait on each other's rows there; the site locks
+ * are taken in sorted order and the raw inserts in `event_id` order, so folds
+ * cannot deadlock.
  */
 
 import { type SQL, sql } from 'drizzle-orm';
