@@ -25,6 +25,8 @@ const DAILY_TABLES = [
   'site_daily_event_visitors',
   'site_daily_unique_users',
   'site_daily_rollups',
+  // Rebuilt rows have no sketches yet: the days are sealed again.
+  'site_day_seals',
 ] as const;
 
 /** Re-folds `siteId` if its time zone changed; answers whether it did. */
