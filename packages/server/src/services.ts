@@ -25,6 +25,7 @@ import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
 import { createBatchProcessor } from './worker/processor.js';
 import { type RefoldLoop, startRefolds } from './worker/refold.js';
 import { startRetention } from './worker/retention.js';
+import { startSealing } from './worker/sketches.js';
 
 export interface WorkerOptions {
   /** Jobs taken at once; `WORKER_CONCURRENCY` when absent. */
@@ -200,11 +201,13 @@ export async function openServices(config: Env, logger: Logger): Promise<Service
         onRefolded: (siteId) => statsCache.invalidateSites(new Set([siteId])),
       });
       refoldLoops.add(refolds);
+      // Days no on-time event can reach get their visitor sketches.
+      const sealing = startSealing({ db: workerDatabase.db, rules: visitRules, logger: workerLogger });
       return {
         async close() {
           await queueWorker.close();
           refoldLoops.delete(refolds);
-          await refolds.stop();
+          await Promise.all([refolds.stop(), sealing.stop()]);
         },
       };
     },

@@ -27,6 +27,9 @@ export function connectPostgres(url: string, poolSize: number): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection must not take the process down; the pool replaces it.
   pool.on('error', () => {});
+  // Nor may a checked-out one: a fold's transaction holds its client between statements, and a
+  // connection lost in that gap is reported by the next query, not as an uncaught 'error' event.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzle({ client: pool, schema }) as unknown as Database;
   return {
     db,

@@ -5,7 +5,7 @@
  * once it ended more than `LATE_EVENT_HOURS` (plus a day for every time zone)
  * ago; a sealed month whose totals no longer match its days (an event later
  * still) is read from its days and sealed again. Run by the worker beside the
- * re-folds (`worker/refold.ts`).
+ * day seals (`worker/sketches.ts`).
  */
 import { sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';

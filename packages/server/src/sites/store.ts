@@ -89,6 +89,7 @@ const SITE_TABLES = [
   'site_daily_event_counts',
   'site_daily_event_visitors',
   'site_daily_unique_users',
+  'site_day_seals',
   'sites',
 ] as const;
 

@@ -11,3 +11,5 @@ CREATE TABLE "site_monthly_rollups" (
 	"visitors_sketch" "bytea" NOT NULL,
 	CONSTRAINT "site_monthly_rollups_site_id_dimension_month_value_pk" PRIMARY KEY("site_id","dimension","month","value")
 );
+--> statement-breakpoint
+CREATE INDEX "idx_rollups_site_dimension_date" ON "site_daily_rollups" USING btree ("site_id","dimension","date");
