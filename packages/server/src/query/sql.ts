@@ -487,25 +487,55 @@ function groupBy(plan: QueryPlan): SQL {
 
 type RawEventRow = Record<string, unknown> & { events: string; pageviews: string; visitors: string };
 
+/**
+ * Event metrics: the events of the window matching every filter, each with the
+ * visit it belongs to. Without a visit-level filter, events outside any visit
+ * (later than `LATE_EVENT_HOURS`) count with their own attributes; with one,
+ * the matching visits are read first and only their events joined, which
+ * PostgreSQL does through the `(site_id, visitor_id, event_ts)` index.
+ */
 function rawEventRows(db: Database, plan: QueryPlan, window: InstantWindow): Promise<RawEventRow[]> {
   const [fromDay, toDay] = utcDays(window);
-  const dimensions = selectDimensions(plan, (dimension) =>
-    dimension.level === 'time' ? instantBucket(sql`e.event_ts`, window.buckets) : eventSideExpression(dimension),
-  );
-  const where = and([
+  const byVisit = visitFilters(plan).length > 0;
+  const dimensions = selectDimensions(plan, (dimension) => {
+    if (dimension.level === 'time') return instantBucket(sql`e.event_ts`, window.buckets);
+    return byVisit && dimension.level === 'visit' ? visitExpression(dimension) : eventSideExpression(dimension);
+  });
+  const eventsInWindow = [
     sql`e.site_id = ${plan.siteId}`,
     sql`e.event_date BETWEEN ${fromDay}::date AND ${toDay}::date`,
     sql`e.event_ts >= ${window.start.toISOString()}::timestamptz AND e.event_ts < ${window.end.toISOString()}::timestamptz`,
-    ...plan.filters.map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
-  ]);
+    ...eventFilters(plan).map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
+  ];
+  const counts = sql`count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
+    count(DISTINCT e.visitor_id) AS visitors`;
+  if (byVisit) {
+    // Visits are dated by their local start day; one that began the day before the window can still reach into it.
+    const where = and([
+      sql`v.site_id = ${plan.siteId}`,
+      sql`v.date BETWEEN ${fromDay}::date - 1 AND ${toDay}::date + 1`,
+      sql`v.ended_at >= ${window.start.toISOString()}::timestamptz AND v.started_at < ${window.end.toISOString()}::timestamptz`,
+      ...visitFilters(plan).map((filter) =>
+        filterCondition(visitExpression(filter.dimension as Extract<NonTime, { level: 'visit' }>), filter),
+      ),
+      ...eventsInWindow,
+    ]);
+    return queryRows<RawEventRow>(
+      db,
+      sql`SELECT ${dimensions} ${counts}
+          FROM visits v
+          JOIN raw_events e ON e.site_id = v.site_id AND e.visitor_id = v.visitor_id
+            AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
+          WHERE ${where} ${groupBy(plan)}`,
+    );
+  }
   return queryRows<RawEventRow>(
     db,
-    sql`SELECT ${dimensions} count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
-          count(DISTINCT e.visitor_id) AS visitors
+    sql`SELECT ${dimensions} ${counts}
         FROM raw_events e
         LEFT JOIN visits v ON v.site_id = e.site_id AND v.visitor_id = e.visitor_id
           AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
-        WHERE ${where} ${groupBy(plan)}`,
+        WHERE ${and(eventsInWindow)} ${groupBy(plan)}`,
   );
 }
 
