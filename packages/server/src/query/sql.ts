@@ -257,11 +257,11 @@ function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[]): SQL {
   if (sealed.length === 0) return sql`site_daily_rollups r`;
   const months = sql`${sql.param(sealed)}::date[]`;
   return sql`(
-    SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch
+    SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_sum
     FROM site_daily_rollups
     WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND date_trunc('month', date)::date <> ALL(${months})
     UNION ALL
-    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch
+    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, NULL::bigint
     FROM site_monthly_rollups
     WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND month = ANY(${months})
   ) r`;
@@ -297,6 +297,30 @@ async function rollupVisitors(
       SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM ${from}
       WHERE ${where} AND r.visitors_sketch IS NULL
     )`;
+  const counted = new Map<string, { visitors: number; estimated: boolean }>();
+  const time = plan.dimensions.find((d) => d.level === 'time');
+  const oneDayPerRow = time === undefined ? window.from === window.to : time.bucket === 'day';
+  const oneValuePerRow = plan.filters.length === 0 || plan.dimensions.some((d) => d.level !== 'time');
+  if (oneDayPerRow && oneValuePerRow) {
+    // Each row is one rollup row: its exact count, sealed (`visitors_sum`) or counted from its visitor ids.
+    const [sealedRows, unsealedRows] = await Promise.all([
+      queryRows<{ b: number; v: string; n: string }>(
+        db,
+        sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sum AS n FROM ${from}
+            WHERE ${where} AND r.visitors_sketch IS NOT NULL AND r.visitors_sum IS NOT NULL`,
+      ),
+      queryRows<{ b: number; v: string; n: string }>(
+        db,
+        sql`${unsealed}
+            SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+            FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+      ),
+    ]);
+    for (const row of [...sealedRows, ...unsealedRows]) {
+      counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    }
+    return counted;
+  }
   // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL: one read per row, not per day.
   const [sketches, [unsealedDays]] = await Promise.all([
     queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null }>(
@@ -312,7 +336,6 @@ async function rollupVisitors(
     ),
     queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
   ]);
-  const counted = new Map<string, { visitors: number; estimated: boolean }>();
   if (sketches.length === 0) {
     const rows = await queryRows<{ b: number; v: string; n: string }>(
       db,
