@@ -141,8 +141,11 @@ interface Slice {
   sketch: VisitorSketch;
 }
 
+/** Ids unique per site and kind, so several generated sites share one database. */
+let siteTag = 0;
+for (const char of options.siteId) siteTag = (Math.imul(siteTag, 31) + char.charCodeAt(0)) >>> 0;
 const uuid = (kind: number, n: number) =>
-  `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+  `${kind.toString(16)}${(siteTag & 0xfffffff).toString(16).padStart(7, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
 async function main() {
   const started = performance.now();
@@ -234,6 +237,20 @@ async function main() {
     'visitors_sum',
     'visitors_sketch',
   ]);
+  // Whole months, as the worker seals them (`query/months.ts`): counters summed, sketches merged.
+  const months = copyInto('site_monthly_rollups', [
+    'site_id',
+    'month',
+    'dimension',
+    'value',
+    'events',
+    'pageviews',
+    'visits',
+    'bounces',
+    'duration_s',
+    'visitors_sketch',
+  ]);
+  let monthSlices = new Map<string, Slice>();
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
   const pathCounts = copyInto('site_daily_path_counts', ['site_id', 'date', 'path', 'views']);
   const dayVisitors = copyInto('site_daily_unique_users', ['site_id', 'date', 'visitor_id']);
@@ -429,11 +446,48 @@ async function main() {
         `\\x${bytes.toString('hex')}`,
       ]);
     }
+    for (const [key, s] of slices) {
+      let month = monthSlices.get(key);
+      if (month === undefined) {
+        month = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
+        monthSlices.set(key, month);
+      }
+      month.events += s.events;
+      month.pageviews += s.pageviews;
+      month.visits += s.visits;
+      month.bounces += s.bounces;
+      month.duration += s.duration;
+      month.sketch.merge(s.sketch);
+    }
+    const tomorrow = new Date(dayMs + 86_400_000).toISOString().slice(0, 10);
+    if (tomorrow.endsWith('-01')) {
+      const first = `${day.slice(0, 8)}01`;
+      // Only a month whose every day was generated is whole.
+      if (Date.parse(`${first}T00:00:00Z`) >= lastDayMs - (DAYS - 1) * 86_400_000) {
+        for (const [key, m] of monthSlices) {
+          const [dimension, value] = key.split('\u0000') as [string, string];
+          const bytes = m.sketch.serialize();
+          await months.write([
+            site,
+            first,
+            dimension,
+            value,
+            m.events,
+            m.pageviews,
+            m.visits,
+            m.bounces,
+            m.duration,
+            `\\x${bytes.toString('hex')}`,
+          ]);
+        }
+      }
+      monthSlices = new Map();
+    }
     const totals = slices.get('\u0000');
     if (totals) await aggregates.write([site, day, totals.events, visitorsToday.size]);
     for (const [path, count] of pathViews) await pathCounts.write([site, day, path, count]);
   }
-  const streams = { raw, visitsOut, rollups, aggregates, pathCounts, dayVisitors };
+  const streams = { raw, visitsOut, rollups, months, aggregates, pathCounts, dayVisitors };
   await Promise.all(Object.values(streams).map((stream) => stream.end()));
   process.stdout.write(
     `${JSON.stringify({
@@ -441,6 +495,7 @@ async function main() {
       visitors: nextVisitor,
       visits: visitsOut.rows,
       rollupRows: rollups.rows,
+      monthRows: months.rows,
       seconds: (performance.now() - started) / 1000,
     })}\n`,
   );

@@ -29,6 +29,7 @@ import { countParkedEvents } from './worker/park.js';
 import { createBatchProcessor } from './worker/processor.js';
 import { type RefoldLoop, startRefolds } from './worker/refold.js';
 import { startRetention } from './worker/retention.js';
+import { startSealing } from './worker/sketches.js';
 
 export interface WorkerOptions {
   /** Jobs taken at once; `WORKER_CONCURRENCY` when absent. */
@@ -319,11 +320,13 @@ export async function openServices(
         onRefolded: (siteId) => statsCache.invalidateSites(new Set([siteId])),
       });
       refoldLoops.add(refolds);
+      // Days no on-time event can reach get their visitor sketches.
+      const sealing = startSealing({ db: workerDatabase.db, rules: visitRules, logger: workerLogger });
       return {
         async close() {
           await queueWorker.close();
           refoldLoops.delete(refolds);
-          await refolds.stop();
+          await Promise.all([refolds.stop(), sealing.stop()]);
         },
       };
     },

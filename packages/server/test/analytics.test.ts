@@ -9,6 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
+import { mergeSketches } from '../src/query/sketches.js';
+import { sealDay, sealDueDays } from '../src/worker/sketches.js';
 import { jsonOf, postJson, silentLogger, startTestStack, type TestStack } from './support.js';
 
 const ADMIN = { authorization: 'Bearer admin-secret' };
@@ -317,6 +319,34 @@ describe('analytics for a site in America/New_York', () => {
     expect(raw).toContain('"browser_version":"120"');
   });
 
+  it('sealing a day fills exact visitor counts and mergeable sketches into its rollup rows', async () => {
+    expect(await sealDay(stack.database.db, 'news', '2024-11-14')).toBe(true);
+    const rows = await stack.query<{ dimension: string; value: string; visitors_sum: number; visitors_sketch: Buffer }>(
+      `SELECT dimension, value, visitors_sum::int, visitors_sketch FROM site_daily_rollups
+       WHERE site_id = 'news' AND date = '2024-11-14' AND visitors_sum IS NOT NULL`,
+    );
+    const visitors = Object.fromEntries(rows.map((row) => [`${row.dimension}|${row.value}`, row.visitors_sum]));
+    expect(visitors).toMatchObject({
+      '|': 3,
+      'path|/': 2,
+      'path|/pricing': 1,
+      'source|Google': 1,
+      'source|Direct / None': 1,
+      'country|DE': 1,
+      'device|desktop': 2,
+      'entryPage|/blog/post': 2,
+    });
+    // A breakdown's visitors over several rows: merge their sketches (B and C entered on /blog/post, A and B on /).
+    const entry = rows.filter((row) => row.dimension === 'entryPage').map((row) => row.visitors_sketch);
+    expect(mergeSketches(entry).estimate()).toBe(3);
+    expect(
+      await stack.query("SELECT events::int FROM site_day_seals WHERE site_id = 'news' AND date = '2024-11-14'"),
+    ).toEqual([{ events: 7 }]);
+    // Due days: every past day once the late limit allows it; then nothing is due until a day changes.
+    expect(await sealDueDays(stack.database.db, { timeoutMinutes: 30, lateEventHours: 0 })).toBeGreaterThan(0);
+    expect(await sealDueDays(stack.database.db, { timeoutMinutes: 30, lateEventHours: 0 })).toBe(0);
+  });
+
   it('the sites API lists sites with their days and counts, and guards writes with ADMIN_API_KEY', async () => {
     const list = await jsonOf(await stack.app.request('/api/sites'));
     expect(list.sites).toEqual([
@@ -422,6 +452,27 @@ describe('analytics for a site in America/New_York', () => {
         "SELECT date::text, visits::int FROM site_daily_rollups WHERE site_id = 'moving' AND dimension = ''",
       ),
     ).toEqual([{ date: '2024-11-14', visits: 1 }]);
+
+    // And back east: the New York day of the 14th goes, the UTC day of the 15th comes back, nothing counts twice.
+    await stack.app.request('/api/sites/moving', {
+      method: 'PUT',
+      headers: { ...ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ timeZone: 'UTC' }),
+    });
+    await vi.waitFor(
+      async () => {
+        const [site] = await stack.query<{ done: boolean }>(
+          "SELECT time_zone = rollups_time_zone AS done FROM sites WHERE site_id = 'moving'",
+        );
+        expect(site?.done).toBe(true);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    expect(
+      await stack.query(
+        "SELECT date::text, total_views::int FROM site_daily_aggregates WHERE site_id = 'moving' ORDER BY date",
+      ),
+    ).toEqual([{ date: '2024-11-15', total_views: 1 }]);
 
     expect((await stack.app.request('/api/sites/moving', { method: 'DELETE', headers: ADMIN })).status).toBe(204);
     const left = await stack.query<{ n: number }>(

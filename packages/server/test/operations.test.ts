@@ -73,6 +73,7 @@ describe('API docs', () => {
       '/api/event',
       '/api/events',
       '/api/stats',
+      '/api/query',
       '/api/queues/health',
       '/healthz',
       '/readyz',

@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealMonth, sealPendingMonths } from '../src/query/months.js';
 import { VisitorSketch } from '../src/query/sketches.js';
 import { jsonOf, postJson, startTestStack, type TestStack } from './support.js';
 
@@ -459,5 +460,37 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     expect(flat(6)).toEqual([['/blog/post', 1, 100]]);
     // 10. Which plans people sign up for.
     expect(flat(9)).toEqual([['pro', 1, 1]]);
+  });
+
+  it('reads a sealed month as one row and gives the answers its days give', async () => {
+    const november = ['2024-11-01', '2024-11-30'];
+    const questions = [
+      { metrics: ['visitors', 'visits', 'pageviews', 'events', 'bounceRate', 'visitDuration', 'viewsPerVisit'] },
+      { metrics: ['visitors', 'visits', 'bounceRate'], dimensions: ['source'] },
+      { metrics: ['visitors', 'pageviews'], dimensions: ['path'] },
+      { metrics: ['visitors', 'events'], dimensions: ['time:month'] },
+      { metrics: ['visitors', 'pageviews'], filters: [['is', 'country', ['DE', 'FR']]] },
+    ];
+    const before = [];
+    for (const question of questions) before.push(await rows({ ...question, dateRange: november }));
+    expect(before[0]).toEqual([[4, 6, 8, 9, 66.7, 120, 1.33]]);
+
+    const db = stack.database.db;
+    expect(await sealMonth(db, 'shop', '2024-11-01')).toBeGreaterThan(10);
+    const sealed = await stack.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM site_monthly_rollups WHERE site_id = 'shop' AND month = '2024-11-01'",
+    );
+    expect(sealed[0]?.n).toBeGreaterThan(10);
+    for (const [i, question] of questions.entries()) {
+      expect(await rows({ ...question, dateRange: november }), JSON.stringify(question)).toEqual(before[i]);
+    }
+    // A month whose days changed after it was sealed is read from its days again.
+    await stack.query(
+      "UPDATE site_monthly_rollups SET visits = visits + 1 WHERE site_id = 'shop' AND dimension = '' AND month = '2024-11-01'",
+    );
+    expect(await rows({ ...(questions[0] as object), dateRange: november })).toEqual(before[0]);
+    // The worker's pass reseals it (and seals every other settled month).
+    expect(await sealPendingMonths(db, { lateEventHours: 48 })).toBeGreaterThanOrEqual(1);
+    expect(await sealPendingMonths(db, { lateEventHours: 48 })).toBe(0);
   });
 });

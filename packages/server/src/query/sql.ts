@@ -15,7 +15,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
 import { VISIT_DIMENSIONS } from '../worker/visits.js';
 import type { PlannedDimension, PlannedFilter, QueryPlan } from './plan.js';
-import { addDays, type TimeBucket } from './ranges.js';
+import { addDays, addMonths, type TimeBucket } from './ranges.js';
 import { VisitorUnion } from './visitor-union.js';
 
 /** What one answer row adds up before its metrics are derived. */
@@ -154,6 +154,7 @@ export async function aggregateRollups(
 ): Promise<Aggregate> {
   const where = rollupWhere(plan, dimension, window, options.values);
   const bucket = dayBucket(sql`r.date`, window.buckets);
+  const sealed = await sealedMonths(db, plan, window);
   // The counters, the visitors and (whole site) the page views of the days' visits, read at once.
   const [rows, entries, visitors] = await Promise.all([
     queryRows<RollupRow>(
@@ -161,7 +162,7 @@ export async function aggregateRollups(
       sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
             sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
             sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
-          FROM site_daily_rollups r WHERE ${where} GROUP BY 1, 2
+          FROM ${rollupFrom(plan, dimension, sealed)} WHERE ${where} GROUP BY 1, 2
           HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
     ),
     dimension === '' && plan.metrics.includes('viewsPerVisit')
@@ -169,7 +170,8 @@ export async function aggregateRollups(
         queryRows<{ b: number; pageviews: string }>(
           db,
           sql`SELECT ${bucket} AS b, sum(r.pageviews) AS pageviews
-              FROM site_daily_rollups r WHERE ${rollupWhere(plan, 'entryPage', window, null)} GROUP BY 1`,
+              FROM ${rollupFrom(plan, 'entryPage', sealed)} WHERE ${rollupWhere(plan, 'entryPage', window, null)}
+              GROUP BY 1`,
         )
       : [],
     !options.visitors
@@ -183,7 +185,7 @@ export async function aggregateRollups(
             (days) =>
               new Map(days.map((day) => [`${day.b}\u0000`, { visitors: Number(day.unique_users), estimated: false }])),
           )
-        : rollupVisitors(db, plan, dimension, window, where),
+        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed), window, where, dimension),
   ]);
   const byKey = new Map<string, AggregatedRow>();
   for (const row of rows) {
@@ -211,6 +213,60 @@ export async function aggregateRollups(
   return { rows: [...byKey.values()], visitorsEstimated };
 }
 
+/**
+ * The condition that month row `m` (dimension `''`) still holds exactly what
+ * its days hold: the query API reads a month only when this is true.
+ */
+export const MONTH_IS_CURRENT = sql`
+  (m.events, m.visits) = (
+    SELECT coalesce(sum(d.events), 0), coalesce(sum(d.visits), 0) FROM site_daily_rollups d
+    WHERE d.site_id = m.site_id AND d.dimension = '' AND d.value = ''
+      AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date)`;
+
+/** The whole months of a window that a day bucket never splits: all of them without a time dimension or by month. */
+function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
+  const time = plan.dimensions.find((dimension) => dimension.level === 'time');
+  if (time !== undefined && time.bucket !== 'month') return [];
+  const months: string[] = [];
+  let month = window.from.endsWith('-01') ? window.from : addMonths(`${window.from.slice(0, 8)}01`, 1);
+  while (addDays(addMonths(month, 1), -1) <= window.to) {
+    months.push(month);
+    month = addMonths(month, 1);
+  }
+  return months;
+}
+
+/** Which of the window's whole months are sealed and still match their days (`months.ts`). */
+async function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
+  const months = wholeMonths(plan, window);
+  if (months.length === 0) return [];
+  const rows = await queryRows<{ month: string }>(
+    db,
+    sql`SELECT m.month::text AS month FROM site_monthly_rollups m
+        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+          AND m.month = ANY(${sql.param(months)}::date[]) AND ${MONTH_IS_CURRENT}`,
+  );
+  return rows.map((row) => row.month);
+}
+
+/**
+ * The rollup rows of one dimension as `r`: sealed months as one row each
+ * (dated by their 1st), every other day as itself.
+ */
+function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[]): SQL {
+  if (sealed.length === 0) return sql`site_daily_rollups r`;
+  const months = sql`${sql.param(sealed)}::date[]`;
+  return sql`(
+    SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_sum
+    FROM site_daily_rollups
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND date_trunc('month', date)::date <> ALL(${months})
+    UNION ALL
+    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, NULL::bigint
+    FROM site_monthly_rollups
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND month = ANY(${months})
+  ) r`;
+}
+
 /** A filter without a breakdown sums the matching values into one row. */
 function rowValue(plan: QueryPlan): SQL {
   return plan.dimensions.some((dimension) => dimension.level !== 'time') ? sql`r.value` : sql`''`;
@@ -230,16 +286,41 @@ function dimensionsOf(plan: QueryPlan, bucketIndex: number, value: string): (str
 async function rollupVisitors(
   db: Database,
   plan: QueryPlan,
-  dimension: string,
+  from: SQL,
   window: DayWindow,
   where: SQL,
+  dimension: string,
 ): Promise<Map<string, { visitors: number; estimated: boolean }>> {
   const bucket = dayBucket(sql`r.date`, window.buckets);
   const unsealed = sql`
     WITH missing AS (
-      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM site_daily_rollups r
+      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM ${from}
       WHERE ${where} AND r.visitors_sketch IS NULL
     )`;
+  const counted = new Map<string, { visitors: number; estimated: boolean }>();
+  const time = plan.dimensions.find((d) => d.level === 'time');
+  const oneDayPerRow = time === undefined ? window.from === window.to : time.bucket === 'day';
+  const oneValuePerRow = plan.filters.length === 0 || plan.dimensions.some((d) => d.level !== 'time');
+  if (oneDayPerRow && oneValuePerRow) {
+    // Each row is one rollup row: its exact count, sealed (`visitors_sum`) or counted from its visitor ids.
+    const [sealedRows, unsealedRows] = await Promise.all([
+      queryRows<{ b: number; v: string; n: string }>(
+        db,
+        sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sum AS n FROM ${from}
+            WHERE ${where} AND r.visitors_sketch IS NOT NULL AND r.visitors_sum IS NOT NULL`,
+      ),
+      queryRows<{ b: number; v: string; n: string }>(
+        db,
+        sql`${unsealed}
+            SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+            FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+      ),
+    ]);
+    for (const row of [...sealedRows, ...unsealedRows]) {
+      counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    }
+    return counted;
+  }
   // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL: one read per row, not per day.
   const [sketches, [unsealedDays]] = await Promise.all([
     queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null }>(
@@ -249,13 +330,12 @@ async function rollupVisitors(
               THEN decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea)
               ELSE NULL END AS s,
             CASE WHEN get_byte(r.visitors_sketch, 0) = 1 THEN NULL ELSE array_agg(r.visitors_sketch) END AS dense
-          FROM site_daily_rollups r
+          FROM ${from}
           WHERE ${where} AND r.visitors_sketch IS NOT NULL
           GROUP BY 1, 2, get_byte(r.visitors_sketch, 0) = 1`,
     ),
     queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
   ]);
-  const counted = new Map<string, { visitors: number; estimated: boolean }>();
   if (sketches.length === 0) {
     const rows = await queryRows<{ b: number; v: string; n: string }>(
       db,
@@ -295,7 +375,7 @@ async function rollupVisitors(
 }
 
 /** The visitors of one rollup row `m` (its `date` and `value`) read from the table it was folded from. */
-function unsealedVisitors(plan: QueryPlan, dimension: string): SQL {
+export function unsealedVisitors(plan: Pick<QueryPlan, 'siteId' | 'timeZone'>, dimension: string): SQL {
   if (dimension === '') {
     return sql`SELECT u.visitor_id FROM site_daily_unique_users u WHERE u.site_id = ${plan.siteId} AND u.date = m.date`;
   }
@@ -430,25 +510,55 @@ function groupBy(plan: QueryPlan): SQL {
 
 type RawEventRow = Record<string, unknown> & { events: string; pageviews: string; visitors: string };
 
+/**
+ * Event metrics: the events of the window matching every filter, each with the
+ * visit it belongs to. Without a visit-level filter, events outside any visit
+ * (later than `LATE_EVENT_HOURS`) count with their own attributes; with one,
+ * the matching visits are read first and only their events joined, which
+ * PostgreSQL does through the `(site_id, visitor_id, event_ts)` index.
+ */
 function rawEventRows(db: Database, plan: QueryPlan, window: InstantWindow): Promise<RawEventRow[]> {
   const [fromDay, toDay] = utcDays(window);
-  const dimensions = selectDimensions(plan, (dimension) =>
-    dimension.level === 'time' ? instantBucket(sql`e.event_ts`, window.buckets) : eventSideExpression(dimension),
-  );
-  const where = and([
+  const byVisit = visitFilters(plan).length > 0;
+  const dimensions = selectDimensions(plan, (dimension) => {
+    if (dimension.level === 'time') return instantBucket(sql`e.event_ts`, window.buckets);
+    return byVisit && dimension.level === 'visit' ? visitExpression(dimension) : eventSideExpression(dimension);
+  });
+  const eventsInWindow = [
     sql`e.site_id = ${plan.siteId}`,
     sql`e.event_date BETWEEN ${fromDay}::date AND ${toDay}::date`,
     sql`e.event_ts >= ${window.start.toISOString()}::timestamptz AND e.event_ts < ${window.end.toISOString()}::timestamptz`,
-    ...plan.filters.map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
-  ]);
+    ...eventFilters(plan).map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
+  ];
+  const counts = sql`count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
+    count(DISTINCT e.visitor_id) AS visitors`;
+  if (byVisit) {
+    // Visits are dated by their local start day; one that began the day before the window can still reach into it.
+    const where = and([
+      sql`v.site_id = ${plan.siteId}`,
+      sql`v.date BETWEEN ${fromDay}::date - 1 AND ${toDay}::date + 1`,
+      sql`v.ended_at >= ${window.start.toISOString()}::timestamptz AND v.started_at < ${window.end.toISOString()}::timestamptz`,
+      ...visitFilters(plan).map((filter) =>
+        filterCondition(visitExpression(filter.dimension as Extract<NonTime, { level: 'visit' }>), filter),
+      ),
+      ...eventsInWindow,
+    ]);
+    return queryRows<RawEventRow>(
+      db,
+      sql`SELECT ${dimensions} ${counts}
+          FROM visits v
+          JOIN raw_events e ON e.site_id = v.site_id AND e.visitor_id = v.visitor_id
+            AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
+          WHERE ${where} ${groupBy(plan)}`,
+    );
+  }
   return queryRows<RawEventRow>(
     db,
-    sql`SELECT ${dimensions} count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
-          count(DISTINCT e.visitor_id) AS visitors
+    sql`SELECT ${dimensions} ${counts}
         FROM raw_events e
         LEFT JOIN visits v ON v.site_id = e.site_id AND v.visitor_id = e.visitor_id
           AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
-        WHERE ${where} ${groupBy(plan)}`,
+        WHERE ${and(eventsInWindow)} ${groupBy(plan)}`,
   );
 }
 

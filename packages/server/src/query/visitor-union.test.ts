@@ -17,6 +17,8 @@ describe('VisitorUnion', () => {
     for (const id of ids(1_400, 2_000)) union.addVisitor(id);
     expect(union.exact).toBe(true);
     expect(union.estimate()).toBe(2_000);
+    // Stored, it is the sketch of those visitors byte for byte.
+    expect(union.serialize()).toEqual(sketchOf(ids(0, 2_000)));
   });
 
   it('gives the estimate of the sketches’ own merge once dense, within 1 %', () => {
@@ -26,5 +28,6 @@ describe('VisitorUnion', () => {
     expect(union.exact).toBe(false);
     expect(union.estimate()).toBe(mergeSketches(days).estimate());
     expect(Math.abs(union.estimate() - 100_000) / 100_000).toBeLessThan(0.01);
+    expect(union.serialize()).toEqual(mergeSketches(days).serialize());
   });
 });

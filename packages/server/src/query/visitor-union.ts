@@ -17,10 +17,11 @@ const LOW_MASK = (1 << LOW_BITS_OF_HIGH) - 1;
 export class VisitorUnion {
   #registers = new Uint8Array(REGISTERS);
   /**
-   * The hashes' top 53 bits while there are few (`undefined` once past
-   * `SPARSE_LIMIT`): two of 3,000 visitors share them with odds below 10⁻⁹.
+   * The hashes while there are few (`undefined` once past `SPARSE_LIMIT`):
+   * keyed by their top 53 bits (two of 3,000 visitors share them with odds
+   * below 10⁻⁹), each holding its low word.
    */
-  #exact: Set<number> | undefined = new Set();
+  #exact: Map<number, number> | undefined = new Map();
 
   /** Adds one visitor by id. */
   addVisitor(visitorId: string): void {
@@ -56,15 +57,31 @@ export class VisitorUnion {
 
   estimate(): number {
     if (this.#exact) return this.#exact.size;
-    const dense = Buffer.alloc(1 + REGISTERS);
-    dense[0] = DENSE;
-    dense.set(this.#registers, 1);
-    return VisitorSketch.deserialize(dense).estimate();
+    return VisitorSketch.deserialize(this.serialize()).estimate();
+  }
+
+  /** The union as a stored sketch (`sketches.ts` format): the sorted hashes while exact, else the registers. */
+  serialize(): Buffer {
+    if (this.#exact) {
+      const hashes = [...this.#exact].map(([key, low]) => [Math.floor(key / 2 ** 21), low] as const);
+      hashes.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const buffer = Buffer.alloc(1 + 8 * hashes.length);
+      buffer[0] = SPARSE;
+      for (const [i, [high, low]] of hashes.entries()) {
+        buffer.writeUInt32BE(high, 1 + 8 * i);
+        buffer.writeUInt32BE(low, 5 + 8 * i);
+      }
+      return buffer;
+    }
+    const buffer = Buffer.alloc(1 + REGISTERS);
+    buffer[0] = DENSE;
+    buffer.set(this.#registers, 1);
+    return buffer;
   }
 
   #addHash(high: number, low: number): void {
     if (this.#exact) {
-      this.#exact.add(high * 2 ** 21 + (low >>> 11));
+      this.#exact.set(high * 2 ** 21 + (low >>> 11), low);
       if (this.#exact.size > SPARSE_LIMIT) this.#exact = undefined;
     }
     const index = high >>> LOW_BITS_OF_HIGH;

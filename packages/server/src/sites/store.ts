@@ -83,11 +83,13 @@ const SITE_TABLES = [
   'raw_events',
   'visits',
   'site_daily_rollups',
+  'site_monthly_rollups',
   'site_daily_aggregates',
   'site_daily_path_counts',
   'site_daily_event_counts',
   'site_daily_event_visitors',
   'site_daily_unique_users',
+  'site_day_seals',
   'sites',
 ] as const;
 

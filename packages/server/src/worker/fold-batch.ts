@@ -15,8 +15,10 @@
  * 3. fold the inserted events into the daily tables by site-local day
  *    (`event_ts AT TIME ZONE sites.time_zone`), then recompute the visits they
  *    touch (`visits.ts`).
- * Locks are taken in one global order — site and raw rows, site locks, daily
- * rows, visit rows, rollup rows; each sorted — so folds cannot deadlock.
+ * Every row of step 3 is keyed by its site, and a site's folds take turns on
+ * its lock, so folds never wait on each other's rows there; the site locks
+ * are taken in sorted order and the raw inserts in `event_id` order, so folds
+ * cannot deadlock.
  */
 
 import { type SQL, sql } from 'drizzle-orm';
@@ -32,7 +34,7 @@ import {
   sites,
 } from '../db/schema/index.js';
 import type { FoldResult, QueuedEvent } from '../queue/types.js';
-import { DEFAULT_VISIT_RULES, refreshVisits, type VisitRules } from './visits.js';
+import { DEFAULT_VISIT_RULES, type VisitRules, visitCtes } from './visits.js';
 
 /** The advisory lock key of a site: folds, re-folds and deletes of one site take turns on it. */
 export const siteLockKey = (siteId: SQL) => sql`hashtextextended('tally:site:' || ${siteId}, 0)`;
@@ -60,8 +62,7 @@ export async function foldBatch(
       await lockSites(tx, sql`SELECT value AS site_id FROM json_array_elements_text(${siteIds}::json)`);
       // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.
       await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
-      await foldIntoDays(tx, inserted);
-      await refreshVisits(tx, inserted, rules);
+      await foldNewEvents(tx, inserted, rules);
     }
     return { inserted: ids.length, duplicates: events.length - ids.length };
   });
@@ -109,21 +110,23 @@ async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Pr
 }
 
 /**
- * Step 3: the events `newEvents` selects (a condition on `raw_events r`) into
- * the daily tables of part one and the event-level rollups, by site-local day.
+ * Step 3, one statement: the events `newEvents` selects (a condition on
+ * `raw_events r`: this fold's ids, or a whole site when re-folding) into the
+ * daily tables of part one by site-local day, the visits they touch
+ * (`visits.ts`), and the rollups: event-level rows (totals, path, eventType,
+ * props, on the event's day) and the visits' (new − old) rows in one insert.
  */
-export async function foldIntoDays(tx: Database, newEvents: SQL): Promise<void> {
+export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRules): Promise<void> {
   await tx.execute(sql`
-    WITH inserted AS (
-      SELECT r.site_id, (r.event_ts AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date AS event_date,
-             r.event_type, r.path, r.user_id, r.visitor_id, r.props
+    WITH fresh AS (
+      SELECT r.*, (r.event_ts AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date AS local_date
       FROM raw_events r LEFT JOIN ${sites} s ON s.site_id = r.site_id
       WHERE ${newEvents}
     ),
     new_visitors AS (
       INSERT INTO ${siteDailyUniqueUsers} (site_id, date, user_id, visitor_id)
-      SELECT site_id, event_date, max(user_id), visitor_id FROM inserted
-      GROUP BY site_id, event_date, visitor_id ORDER BY site_id, event_date, visitor_id
+      SELECT site_id, local_date, max(user_id), visitor_id FROM fresh
+      GROUP BY site_id, local_date, visitor_id ORDER BY site_id, local_date, visitor_id
       ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
       RETURNING site_id, date
     ),
@@ -131,7 +134,7 @@ export async function foldIntoDays(tx: Database, newEvents: SQL): Promise<void> 
       SELECT site_id, date, count(*) AS visitors FROM new_visitors GROUP BY site_id, date
     ),
     events_per_day AS (
-      SELECT site_id, event_date AS date, count(*) AS views FROM inserted GROUP BY site_id, event_date
+      SELECT site_id, local_date AS date, count(*) AS views FROM fresh GROUP BY site_id, local_date
     ),
     daily_totals AS (
       INSERT INTO ${siteDailyAggregates} AS a (site_id, date, total_views, unique_users)
@@ -144,38 +147,49 @@ export async function foldIntoDays(tx: Database, newEvents: SQL): Promise<void> 
     ),
     path_views AS (
       INSERT INTO ${siteDailyPathCounts} AS p (site_id, date, path, views)
-      SELECT site_id, event_date, path, count(*) FROM inserted
-      GROUP BY site_id, event_date, path ORDER BY site_id, event_date, path
+      SELECT site_id, local_date, path, count(*) FROM fresh
+      GROUP BY site_id, local_date, path ORDER BY site_id, local_date, path
       ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
     ),
     event_type_counts AS (
       INSERT INTO ${siteDailyEventCounts} AS t (site_id, date, event_type, path, events)
-      SELECT site_id, event_date, event_type, path, count(*) FROM inserted
-      GROUP BY site_id, event_date, event_type, path ORDER BY site_id, event_date, event_type, path
+      SELECT site_id, local_date, event_type, path, count(*) FROM fresh
+      GROUP BY site_id, local_date, event_type, path ORDER BY site_id, local_date, event_type, path
       ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
     ),
     event_type_visitors AS (
       INSERT INTO ${siteDailyEventVisitors} (site_id, date, event_type, visitor_id)
-      SELECT DISTINCT site_id, event_date, event_type, visitor_id FROM inserted
+      SELECT DISTINCT site_id, local_date, event_type, visitor_id FROM fresh
       WHERE visitor_id IS NOT NULL
-      ORDER BY site_id, event_date, event_type, visitor_id
+      ORDER BY site_id, local_date, event_type, visitor_id
       ON CONFLICT DO NOTHING
     ),
     -- Event-level rollups: the totals, path, eventType and every props key, on the event's own day.
     slices AS (
-      SELECT site_id, event_date, event_type, '' AS dimension, '' AS value FROM inserted
-      UNION ALL SELECT site_id, event_date, event_type, 'path', path FROM inserted
-      UNION ALL SELECT site_id, event_date, event_type, 'eventType', event_type FROM inserted
+      SELECT site_id, local_date, event_type, '' AS dimension, '' AS value FROM fresh
+      UNION ALL SELECT site_id, local_date, event_type, 'path', path FROM fresh
+      UNION ALL SELECT site_id, local_date, event_type, 'eventType', event_type FROM fresh
       UNION ALL
-      SELECT site_id, event_date, event_type, 'props:' || p.key, p.value
-      FROM inserted, LATERAL jsonb_each_text(inserted.props) AS p(key, value)
-      WHERE inserted.props IS NOT NULL AND jsonb_typeof(inserted.props) = 'object'
-    )
-    INSERT INTO ${siteDailyRollups} AS t (site_id, date, dimension, value, events, pageviews)
-    SELECT site_id, event_date, dimension, value, count(*), count(*) FILTER (WHERE event_type = 'page_view')
-    FROM slices
-    GROUP BY site_id, event_date, dimension, value ORDER BY site_id, event_date, dimension, value
-    ON CONFLICT (site_id, date, dimension, value) DO UPDATE
-      SET events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews
+      SELECT site_id, local_date, event_type, 'props:' || p.key, p.value
+      FROM fresh, LATERAL jsonb_each_text(fresh.props) AS p(key, value)
+      WHERE fresh.props IS NOT NULL AND jsonb_typeof(fresh.props) = 'object'
+    ),
+    event_rows AS (
+      SELECT site_id, local_date AS date, dimension, value, count(*) AS events,
+             count(*) FILTER (WHERE event_type = 'page_view') AS pageviews,
+             0 AS visits, 0 AS bounces, 0 AS duration_s
+      FROM slices GROUP BY site_id, local_date, dimension, value
+    ),
+    ${visitCtes(rules)}
+    INSERT INTO ${siteDailyRollups} AS t (site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s)
+    SELECT site_id, date, dimension, value, sum(events), sum(pageviews), sum(visits), sum(bounces), sum(duration_s)
+    FROM (SELECT * FROM event_rows UNION ALL SELECT * FROM visit_rows) AS changes
+    GROUP BY site_id, date, dimension, value
+    HAVING sum(events) <> 0 OR sum(pageviews) <> 0 OR sum(visits) <> 0 OR sum(bounces) <> 0 OR sum(duration_s) <> 0
+    ORDER BY site_id, date, dimension, value
+    ON CONFLICT (site_id, date, dimension, value) DO UPDATE SET
+      events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews,
+      visits = t.visits + excluded.visits, bounces = t.bounces + excluded.bounces,
+      duration_s = t.duration_s + excluded.duration_s
   `);
 }

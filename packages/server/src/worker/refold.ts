@@ -15,8 +15,8 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
-import { foldIntoDays, lockSites } from './fold-batch.js';
-import { refreshVisits, type VisitRules } from './visits.js';
+import { foldNewEvents, lockSites } from './fold-batch.js';
+import type { VisitRules } from './visits.js';
 
 const DAILY_TABLES = [
   'site_daily_aggregates',
@@ -25,6 +25,8 @@ const DAILY_TABLES = [
   'site_daily_event_visitors',
   'site_daily_unique_users',
   'site_daily_rollups',
+  // Rebuilt rows have no sketches yet: the days are sealed again.
+  'site_day_seals',
 ] as const;
 
 /** Re-folds `siteId` if its time zone changed; answers whether it did. */
@@ -40,7 +42,9 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
     }>(
       tx,
       sql`SELECT s.time_zone, s.rollups_time_zone, r.first_ts::text AS first_ts,
-                 (r.first_ts AT TIME ZONE s.time_zone)::date::text AS first_day
+                 -- The first day in either zone: the old zone's row of that instant goes too.
+                 least((r.first_ts AT TIME ZONE s.time_zone)::date,
+                       (r.first_ts AT TIME ZONE s.rollups_time_zone)::date)::text AS first_day
           FROM sites s, LATERAL (SELECT min(event_ts) AS first_ts FROM raw_events WHERE site_id = s.site_id) r
           WHERE s.site_id = ${siteId}`,
     );
@@ -51,10 +55,11 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
           sql`DELETE FROM ${sql.identifier(table)} WHERE site_id = ${siteId} AND date >= ${site.first_day}::date`,
         );
       }
+      // Sealed months (`query/months.ts`) were merged from the old days: the sealing loop seals them again.
+      await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM visits WHERE site_id = ${siteId} AND ended_at >= ${site.first_ts}::timestamptz`);
       const everyRawEvent = sql`r.site_id = ${siteId}`;
-      await foldIntoDays(tx, everyRawEvent);
-      await refreshVisits(tx, everyRawEvent, rules);
+      await foldNewEvents(tx, everyRawEvent, rules);
     }
     await tx.execute(sql`UPDATE sites SET rollups_time_zone = time_zone WHERE site_id = ${siteId}`);
     return true;

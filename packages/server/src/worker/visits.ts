@@ -1,5 +1,5 @@
 /**
- * Visits, exactly once (SPEC §11). Runs inside the fold's transaction, after
+ * Visits, exactly once (SPEC §11). Part of the fold's one statement (`visitCtes`), after
  * the raw events are inserted and while the fold holds its sites' locks (so no
  * other transaction changes these visitors' events or visits meanwhile, and
  * this statement sees every committed event of theirs).
@@ -23,7 +23,6 @@
  * the same whatever order its events came in.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
 
 export interface VisitRules {
   /** `VISIT_TIMEOUT_MINUTES`. */
@@ -86,7 +85,13 @@ const DIMENSION_VALUES = sql.raw(
  * (a condition on `raw_events r`: this fold's inserted ids, or a whole site
  * when re-folding) and applies the change to the rollups.
  */
-export async function refreshVisits(tx: Database, newEvents: SQL, rules: VisitRules): Promise<void> {
+/**
+ * The visit recompute as CTEs for the fold's one statement: reads `fresh` (the
+ * newly inserted raw events), writes `visits`, and ends with `visit_rows`, the
+ * (new − old) rollup rows, which the fold adds with the event-level rows in one
+ * insert.
+ */
+export function visitCtes(rules: VisitRules): SQL {
   const timeout = sql`make_interval(mins => ${rules.timeoutMinutes})`;
   const late = sql`make_interval(hours => ${rules.lateEventHours})`;
   const first = sql.raw(columns(''));
@@ -96,10 +101,9 @@ export async function refreshVisits(tx: Database, newEvents: SQL, rules: VisitRu
              CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.path END,
              CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.event_ts END, ${alias}.event_id,
              ${columns(`${alias}.`)}`);
-  await tx.execute(sql`
-    WITH new AS (
-      SELECT r.* FROM raw_events r
-      WHERE ${newEvents} AND r.visitor_id IS NOT NULL AND r.ingestion_ts - r.event_ts <= ${late}
+  return sql`
+    new AS (
+      SELECT * FROM fresh r WHERE r.visitor_id IS NOT NULL AND r.ingestion_ts - r.event_ts <= ${late}
     ),
     pairs AS (
       SELECT site_id, visitor_id, min(event_ts) AS lo, max(event_ts) AS hi,
@@ -206,18 +210,11 @@ export async function refreshVisits(tx: Database, newEvents: SQL, rules: VisitRu
       SELECT site_id, date, entry_page, exit_page, ${first}, sum(visits) AS visits, sum(events) AS events,
              sum(pageviews) AS pageviews, sum(bounces) AS bounces, sum(duration_s) AS duration_s
       FROM signed GROUP BY site_id, date, entry_page, exit_page, ${first}
-    )
-    INSERT INTO site_daily_rollups AS t (site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s)
-    SELECT d.site_id, d.date, x.dimension, x.value, sum(d.events * x.counts), sum(d.pageviews * x.counts),
-           sum(d.visits), sum(d.bounces), sum(d.duration_s)
-    FROM d, LATERAL ${DIMENSION_VALUES} AS x(dimension, value, counts)
-    WHERE x.value IS NOT NULL
-      AND (d.visits <> 0 OR d.bounces <> 0 OR d.duration_s <> 0 OR d.events * x.counts <> 0 OR d.pageviews * x.counts <> 0)
-    GROUP BY d.site_id, d.date, x.dimension, x.value
-    ORDER BY d.site_id, d.date, x.dimension, x.value
-    ON CONFLICT (site_id, date, dimension, value) DO UPDATE SET
-      events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews,
-      visits = t.visits + excluded.visits, bounces = t.bounces + excluded.bounces,
-      duration_s = t.duration_s + excluded.duration_s
-  `);
+    ),
+    visit_rows AS (
+      SELECT d.site_id, d.date, x.dimension, x.value, d.events * x.counts AS events,
+             d.pageviews * x.counts AS pageviews, d.visits, d.bounces, d.duration_s
+      FROM d, LATERAL ${DIMENSION_VALUES} AS x(dimension, value, counts)
+      WHERE x.value IS NOT NULL
+    )`;
 }

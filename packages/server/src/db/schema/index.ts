@@ -7,5 +7,7 @@ export * from './site-daily-event-visitors.js';
 export * from './site-daily-path-counts.js';
 export * from './site-daily-rollups.js';
 export * from './site-daily-unique-users.js';
+export * from './site-day-seals.js';
+export * from './site-monthly-rollups.js';
 export * from './sites.js';
 export * from './visits.js';

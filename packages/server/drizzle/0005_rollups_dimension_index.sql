@@ -1,1 +1,0 @@
-CREATE INDEX "idx_rollups_site_dimension_date" ON "site_daily_rollups" USING btree ("site_id","dimension","date");
