@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { printQueryTable, runQueryBench } from './query.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -22,7 +23,16 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUEUE = 'analytics-events';
 
 const plan = quick
-  ? { seconds: 2, seed: 2_000, growthBacklog: 10_000, bigTarget: 30_000, freshnessProbes: 10, rangeRows: 20_000 }
+  ? {
+      seconds: 2,
+      seed: 2_000,
+      growthBacklog: 10_000,
+      bigTarget: 30_000,
+      freshnessProbes: 10,
+      rangeRows: 20_000,
+      queryEvents: [20_000],
+      queryRuns: 3,
+    }
   : {
       seconds: 10,
       seed: 10_000,
@@ -30,6 +40,9 @@ const plan = quick
       bigTarget: 1_000_000,
       freshnessProbes: 40,
       rangeRows: 1_000_000,
+      // BENCH_QUERY_EVENTS=1000000,10000000 (the default) sets the query section's sites.
+      queryEvents: (process.env.BENCH_QUERY_EVENTS ?? '1000000,10000000').split(',').map(Number),
+      queryRuns: 20,
     };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -311,6 +324,21 @@ async function main() {
     );
     const redisAfter = await redisMemory();
 
+    // ------------------------------------------------------------ the query API on generated sites (bench/query.mjs), after the ingest counts
+    const queryResults = [];
+    for (const events of plan.queryEvents) {
+      queryResults.push(
+        await runQueryBench({
+          base,
+          databaseUrl: database.url,
+          siteId: `bench_q${events}`,
+          events,
+          runs: plan.queryRuns,
+        }),
+      );
+    }
+    figures.query = queryResults;
+
     // ------------------------------------------------------------ tracker size
     const trackerPath = join(root, 'packages/sdk/dist/tally.js');
     const trackerBytes = existsSync(trackerPath) ? gzipSync(readFileSync(trackerPath), { level: 9 }).length : null;
@@ -347,6 +375,7 @@ async function main() {
       lost: serverAccepted - stored,
     });
     printTable(results);
+    printQueryTable(queryResults);
     writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await cleanup();

@@ -9,6 +9,10 @@ import type { Hono as HonoApp } from 'hono';
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
+import { createSessions } from './dashboard/access.js';
+import { dashboardRoutes } from './dashboard/routes.js';
+import { shareRoutes } from './dashboard/share-routes.js';
+import { listSiteIds, siteAccessLookup } from './dashboard/sites.js';
 import type { Database } from './db/client.js';
 import type { Env } from './env.js';
 import { NotFoundError, toHttpError } from './errors.js';
@@ -24,14 +28,19 @@ import { metricsRoutes } from './http/metrics-route.js';
 import { probeRoutes, queueHealthRoutes } from './http/ops.js';
 import { requestLogger } from './http/request-logger.js';
 import { requireDatabase } from './http/require-database.js';
+import { statsAccess } from './http/stats-access.js';
 import { trackerRoutes } from './http/tracker.js';
 import { createIngestDeps } from './ingest/accept.js';
+import type { GeoDatabase } from './ingest/enrich.js';
 import type { RateLimitStore } from './ingest/rate-limit.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { queryRoutes } from './query/query-routes.js';
 import type { StatsCache } from './query/stats-cache.js';
 import { statsRoutes } from './query/stats-routes.js';
 import type { EventQueue } from './queue/types.js';
+import { adminAuth, sitesRoutes } from './sites/routes.js';
+import { createSiteSettingsCache } from './sites/settings-cache.js';
 
 export interface AppDeps {
   /** Serves `/api/stats`; a read replica when `STATS_DATABASE_URL` is set. */
@@ -54,8 +63,12 @@ export interface AppDeps {
   databaseReady?: () => boolean;
   /** Where the tracker is served; `/tally.js` when absent. */
   trackerPath?: string;
-  /** Which route groups to serve besides ingestion and the tracker; all when absent. */
-  routes?: { stats?: boolean; operations?: boolean };
+  /** Which route groups to serve besides ingestion and the tracker; all when absent. `stats` covers stats, query and sites. */
+  routes?: { stats?: boolean; operations?: boolean; dashboard?: boolean };
+  /** The `GEOIP_DATABASE`, opened at startup; country from CDN headers only when absent. */
+  geoip?: GeoDatabase;
+  /** A site's time zone changed through the API: start its re-fold (the worker polls anyway). */
+  onTimeZoneChanged?: (siteId: string) => void;
   /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
   statsCache?: StatsCache;
 }
@@ -64,12 +77,15 @@ export function createApp(deps: AppDeps): HonoApp {
   const { statsDb, pingDatabase, queue, config, logger } = deps;
   const metrics = deps.metrics ?? createMetrics({ queue });
   const app = new Hono();
+  const siteSettings = createSiteSettingsCache(deps.db ?? statsDb);
   const ingest = createIngestDeps({
     queue,
     config,
     logger,
     db: deps.db ?? statsDb,
     rateLimitStore: deps.rateLimitStore,
+    geoip: deps.geoip,
+    siteSettings,
   });
 
   app.use(requestId());
@@ -82,16 +98,39 @@ export function createApp(deps: AppDeps): HonoApp {
   }
   app.use('/api/stats', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
   app.use('/api/stats', apiKeyAuth({ keys: config.STATS_API_KEYS }));
+  app.use('/api/query', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS, methods: 'POST, OPTIONS' }));
+  app.use('/api/query', bodyLimit({ maxBytes: config.BODY_LIMIT }));
+  // The query API opens to a stats key, and to the dashboard: its session cookie (same-origin only),
+  // a site's share secret, a public site (SPEC §12, §13).
+  const sessions = createSessions(config.STATS_API_KEYS);
+  const lookupSite = siteAccessLookup(deps.db ?? statsDb);
+  app.use('/api/query', statsAccess({ keys: config.STATS_API_KEYS, sessions, lookupSite }));
+  app.use('/api/sites/*', statsCors({ allowedOrigins: config.STATS_CORS_ORIGINS }));
   if (deps.databaseReady) {
     const ready = requireDatabase({ isReady: deps.databaseReady });
-    app.use('/api/stats', ready);
+    for (const path of ['/api/stats', '/api/query', '/api/sites/*', '/dashboard/:siteId']) app.use(path, ready);
     // Cookieless ids hash with salts kept in the database.
     if (config.VISITOR_ID_MODE === 'cookieless') for (const path of ['/api/event', '/api/events']) app.use(path, ready);
   }
 
-  const { stats = true, operations = true } = deps.routes ?? {};
+  const { stats = true, operations = true, dashboard = true } = deps.routes ?? {};
   app.route('/api', ingestRoutes(ingest));
-  if (stats) app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
+  if (stats) {
+    app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
+    app.route('/api/query', queryRoutes({ db: statsDb, statsKeys: config.STATS_API_KEYS }));
+    const adminKey = config.ADMIN_API_KEY;
+    app.route('/api/sites', shareRoutes({ db: deps.db ?? statsDb, adminAuth: adminAuth(adminKey) }));
+    app.route(
+      '/api/sites',
+      sitesRoutes({
+        db: deps.db ?? statsDb,
+        statsKeys: config.STATS_API_KEYS,
+        adminKey,
+        settings: siteSettings,
+        ...(deps.onTimeZoneChanged ? { onTimeZoneChanged: deps.onTimeZoneChanged } : {}),
+      }),
+    );
+  }
   if (operations) {
     app.route('/api/queues', queueHealthRoutes({ queue }));
     app.route('/', probeRoutes({ queue, pingDatabase }));
@@ -102,10 +141,29 @@ export function createApp(deps: AppDeps): HonoApp {
     trackerRoutes({ script: deps.trackerScript, ...(deps.trackerPath ? { path: deps.trackerPath } : {}) }),
   );
   mountOperatorPages(app, deps);
+  if (dashboard) {
+    app.route(
+      '/',
+      dashboardRoutes({
+        statsKeys: config.STATS_API_KEYS,
+        sessions,
+        lookupSite,
+        listSites: () => listSiteIds(statsDb),
+        docs: config.SWAGGER_ENABLED,
+        trustProxy: config.TRUST_PROXY,
+      }),
+    );
+  }
 
   app.all('/api/event', methodNotAllowed(['POST', 'OPTIONS']));
   app.all('/api/events', methodNotAllowed(['POST', 'OPTIONS']));
-  if (stats) app.all('/api/stats', methodNotAllowed(['GET', 'OPTIONS']));
+  if (stats) {
+    app.all('/api/stats', methodNotAllowed(['GET', 'OPTIONS']));
+    app.all('/api/query', methodNotAllowed(['POST', 'OPTIONS']));
+    app.all('/api/sites', methodNotAllowed(['GET', 'OPTIONS']));
+    app.all('/api/sites/:siteId', methodNotAllowed(['GET', 'PUT', 'DELETE', 'OPTIONS']));
+    app.all('/api/sites/:siteId/share', methodNotAllowed(['POST', 'DELETE', 'OPTIONS']));
+  }
 
   app.notFound((c) => {
     const error = new NotFoundError(`Cannot ${c.req.method} ${c.req.path}`);

@@ -41,8 +41,11 @@ export interface TallyOptions {
   basePath?: string;
   /** Where the tracker script is served, under the mount path. A name block lists do not know. */
   scriptPath?: string;
-  /** Route groups besides collection and the tracker: stats (`/api/stats`) and operations (health, metrics). */
-  routes?: { stats?: boolean; operations?: boolean };
+  /**
+   * Route groups besides collection and the tracker: stats (`/api/stats`, `/api/query`, `/api/sites`),
+   * operations (health, metrics) and the dashboard (`/`, `/dashboard/…`).
+   */
+  routes?: { stats?: boolean; operations?: boolean; dashboard?: boolean };
 }
 
 export interface Tally {

@@ -51,3 +51,16 @@ describe('Redis connections', () => {
     }
   });
 });
+
+describe('analytics settings (SPEC §9–§11)', () => {
+  it('defaults: no admin key (site writes refused), no GeoIP database, 30-minute visits, 48 hours of lateness', () => {
+    expect(loadEnv({})).toMatchObject({ VISIT_TIMEOUT_MINUTES: 30, LATE_EVENT_HOURS: 48 });
+    expect(loadEnv({}).ADMIN_API_KEY).toBeUndefined();
+    expect(loadEnv({ GEOIP_DATABASE: '' }).GEOIP_DATABASE).toBeUndefined();
+  });
+
+  it('names a bad value', () => {
+    expect(() => loadEnv({ VISIT_TIMEOUT_MINUTES: '0' })).toThrow(/VISIT_TIMEOUT_MINUTES/);
+    expect(() => loadEnv({ LATE_EVENT_HOURS: 'soon' })).toThrow(/LATE_EVENT_HOURS/);
+  });
+});

@@ -109,6 +109,14 @@ export const envSchema = z.object({
   VISITOR_ID_MODE: z.enum(['cookie', 'cookieless']).default('cookie'),
   /** Raw events older than this many days are deleted (aggregates stay); 0 keeps them forever. */
   RAW_RETENTION_DAYS: limit,
+  /** Bearer token for the sites API's writes (`PUT`/`DELETE /api/sites/:siteId`); unset refuses every write. */
+  ADMIN_API_KEY: optionalString,
+  /** A MaxMind-format database (DB-IP Lite or GeoLite2 Country/City `.mmdb`) for country, region and city. */
+  GEOIP_DATABASE: optionalString,
+  /** A visit ends after this many minutes without an event (SPEC §11). */
+  VISIT_TIMEOUT_MINUTES: positiveInt(30),
+  /** Events received up to this many hours after their timestamp still shape visits; later ones only count as events. */
+  LATE_EVENT_HOURS: z.coerce.number().int().min(0).default(48),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -16,6 +16,7 @@ import { openEmbeddedDatabase } from './db/embedded.js';
 import { migratePostgres } from './db/migrate.js';
 import { backendOf, ConfigError, type Env } from './env.js';
 import { DatabaseUnavailableError, isDatabaseConnectionError } from './errors.js';
+import { openGeoDatabase } from './ingest/enrich.js';
 import { type RateLimitStore, redisRateLimitStore } from './ingest/rate-limit.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createStatsCache, type StatsCache } from './query/stats-cache.js';
@@ -26,7 +27,9 @@ import { warnUnlessNoEviction } from './queue/redis-checks.js';
 import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
 import { countParkedEvents } from './worker/park.js';
 import { createBatchProcessor } from './worker/processor.js';
+import { type RefoldLoop, startRefolds } from './worker/refold.js';
 import { startRetention } from './worker/retention.js';
+import { startSealing } from './worker/sketches.js';
 
 export interface WorkerOptions {
   /** Jobs taken at once; `WORKER_CONCURRENCY` when absent. */
@@ -246,7 +249,15 @@ export async function openServices(
       ? connectPostgresAndRedis(config, logger, fatal, clients)
       : await openEmbedded(config, logger);
   const { database, statsDatabase, queue } = backend;
+  // Opened once: a missing or unreadable file stops startup naming the variable.
+  const geoip = config.GEOIP_DATABASE
+    ? await openGeoDatabase(config.GEOIP_DATABASE).catch((error: Error) => {
+        throw new ConfigError(`GEOIP_DATABASE: cannot open ${config.GEOIP_DATABASE}: ${error.message}`);
+      })
+    : undefined;
   const metrics = createMetrics({ queue, countParked: () => countParkedEvents(database.db) });
+  const visitRules = { timeoutMinutes: config.VISIT_TIMEOUT_MINUTES, lateEventHours: config.LATE_EVENT_HOURS };
+  const refoldLoops = new Set<RefoldLoop>();
   const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
 
   return {
@@ -275,6 +286,10 @@ export async function openServices(
         statsCache,
         bullQueue: backend.bullQueue,
         db: database.db,
+        onTimeZoneChanged: () => {
+          for (const loop of refoldLoops) loop.kick();
+        },
+        ...(geoip ? { geoip } : {}),
         ...(backend.rateLimitStore ? { rateLimitStore: backend.rateLimitStore } : {}),
       }),
     startWorker({
@@ -290,12 +305,30 @@ export async function openServices(
           logger: workerLogger,
           concurrency,
           onParked: (event) => metrics.onParked(event),
+          visitRules,
           onFolded: (result, events) => {
             metrics.onFolded(result, events);
             statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));
           },
         });
-      return backend.startQueueWorker(metrics.instrumentProcessor(folds), concurrency, workerLogger);
+      const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), concurrency, workerLogger);
+      // Time-zone re-folds run beside the folds, in every worker process (one at a time per site: the site lock).
+      const refolds = startRefolds({
+        db: workerDatabase.db,
+        rules: visitRules,
+        logger: workerLogger,
+        onRefolded: (siteId) => statsCache.invalidateSites(new Set([siteId])),
+      });
+      refoldLoops.add(refolds);
+      // Days no on-time event can reach get their visitor sketches.
+      const sealing = startSealing({ db: workerDatabase.db, rules: visitRules, logger: workerLogger });
+      return {
+        async close() {
+          await queueWorker.close();
+          refoldLoops.delete(refolds);
+          await Promise.all([refolds.stop(), sealing.stop()]);
+        },
+      };
     },
     startRetention: () =>
       config.RAW_RETENTION_DAYS > 0

@@ -50,6 +50,10 @@ export function connectPostgres(
   });
   // An idle client losing its connection must not take the process down; the pool replaces it.
   pool.on('error', () => {});
+  // Nor may a checked-out one that is between statements (a transaction awaiting its next step): pg emits
+  // the loss on the client itself then. The transaction's next statement fails with it, and the pool
+  // drops the dead client on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return { ...usePool(pool), close: () => pool.end() };
 }
 

@@ -55,12 +55,18 @@ export function ingestCors({ allowedOrigins }: { allowedOrigins: string[] }): Mi
   });
 }
 
-export function statsCors({ allowedOrigins }: { allowedOrigins: string[] }): MiddlewareHandler {
+export function statsCors({
+  allowedOrigins,
+  methods = 'GET, OPTIONS',
+}: {
+  allowedOrigins: string[];
+  methods?: string;
+}): MiddlewareHandler {
   const any = allowedOrigins.includes('*');
   const allowed = new Set(allowedOrigins);
   return corsFor({
     allowOrigin: (origin) => (any || allowed.has(origin) ? origin : null),
-    methods: 'GET, OPTIONS',
+    methods,
     headers: 'Authorization, Content-Type',
     credentials: false,
   });

@@ -35,14 +35,18 @@ export function ingestMetrics({ metrics }: { metrics: Metrics }): MiddlewareHand
     await next();
     if (c.req.method !== 'POST') return;
     const status = c.res.status;
-    const filtered = c.get('filteredEvents');
-    if (filtered) {
-      metrics.filteredEvents.inc({ reason: filtered.reason }, filtered.events);
-      return;
+    const filtered = c.get('filteredEvents') ?? [];
+    let dropped = 0;
+    for (const { reason, events } of filtered) {
+      metrics.filteredEvents.inc({ reason }, events);
+      dropped += events;
     }
+    // Refused by origin (403): counted as filtered only.
+    if (filtered.length > 0 && status !== 202) return;
     if (status === 202) {
       const split = c.get('batchSplit');
-      metrics.ingestEvents.inc({ outcome: 'accepted' }, split?.accepted ?? 1);
+      const accepted = (split?.accepted ?? 1) - dropped;
+      if (accepted > 0) metrics.ingestEvents.inc({ outcome: 'accepted' }, accepted);
       if (split && split.rejected > 0) metrics.ingestEvents.inc({ outcome: 'rejected' }, split.rejected);
     } else if (status >= 400 && status < 500) {
       metrics.ingestEvents.inc({ outcome: 'rejected' });

@@ -16,6 +16,10 @@ import {
   queryResponseSchema,
   queueCountsSchema,
   readinessSchema,
+  siteListSchema,
+  siteSchema,
+  siteSettingsSchema,
+  siteShareSchema,
   statsQuerySchema,
   statsResponseSchema,
   VISITOR_COOKIE,
@@ -36,7 +40,10 @@ export const DOCUMENTED_SCHEMAS = {
   QueueCounts: { schema: queueCountsSchema, io: 'output' },
   Liveness: { schema: livenessSchema, io: 'output' },
   Readiness: { schema: readinessSchema, io: 'output' },
-  // POST /api/query lands with the rollups it reads; its contract is published already.
+  SiteSettings: { schema: siteSettingsSchema, io: 'input' },
+  Site: { schema: siteSchema, io: 'output' },
+  SiteList: { schema: siteListSchema, io: 'output' },
+  SiteShare: { schema: siteShareSchema, io: 'output' },
   QueryRequest: { schema: queryRequestSchema, io: 'input' },
   QueryResponse: { schema: queryResponseSchema, io: 'output' },
 } as const;
@@ -91,6 +98,18 @@ const visitorCookieHeader = {
   },
 };
 
+const readKeyError = error('STATS_API_KEYS is set and the request has no valid `Authorization: Bearer <key>`');
+const adminErrors = {
+  401: error('No valid `Authorization: Bearer <ADMIN_API_KEY>`'),
+  403: error('ADMIN_API_KEY is not configured: site changes are disabled'),
+};
+const siteIdParameter = {
+  name: 'siteId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$', maxLength: LIMITS.siteIdMaxLength },
+};
+
 export function buildOpenApiDocument(): JsonSchema {
   const schemas = Object.fromEntries(
     (Object.keys(DOCUMENTED_SCHEMAS) as SchemaName[]).map((name) => [name, toJsonSchema(name)]),
@@ -108,6 +127,7 @@ export function buildOpenApiDocument(): JsonSchema {
     tags: [
       { name: 'ingest', description: 'Events from the tracker or a backend' },
       { name: 'stats', description: 'Daily aggregates' },
+      { name: 'sites', description: 'Sites and their settings (time zone, public, allowed host names)' },
       { name: 'operations', description: 'Health, readiness, queue and metrics' },
     ],
     paths: {
@@ -144,7 +164,7 @@ export function buildOpenApiDocument(): JsonSchema {
         get: {
           tags: ['stats'],
           summary: 'Daily stats for a site',
-          description: `Give \`date\` (a UTC day), or \`from\` and \`to\` (inclusive, at most ${LIMITS.statsMaxRangeDays} days; adds \`daily\`).`,
+          description: `Give \`date\` (a day in the site's time zone, UTC unless set), or \`from\` and \`to\` (inclusive, at most ${LIMITS.statsMaxRangeDays} days; adds \`daily\`).`,
           parameters: queryParameters('StatsQuery'),
           security: statsSecurity,
           responses: {
@@ -152,6 +172,93 @@ export function buildOpenApiDocument(): JsonSchema {
             400: error('Missing or invalid parameters'),
             401: error('STATS_API_KEYS is set and the request has no valid `Authorization: Bearer <key>`'),
             404: error('No events for the site in that period'),
+          },
+        },
+      },
+      '/api/query': {
+        post: {
+          tags: ['stats'],
+          summary: 'Any metric, broken down, filtered, ordered, paged and compared (the query API)',
+          description:
+            'Up to two dimensions (`time:*` buckets zero-filled in the site\'s time zone), filters AND-ed, `orderBy`/`limit`/`offset` with `meta.totalRows`, `compare` with per-row change in %. `visitors` over several days or per dimension value may be estimated from HyperLogLog sketches (within 1 %); `meta.approximate` names it then. `Accept: text/csv` or `"format": "csv"` answers the same rows as CSV. A `public` site needs no key; the dashboard\'s own calls use its session cookie (same-origin only) or the site\'s share secret.',
+          security: [{ statsKey: [] }, { dashboardSession: [] }, { shareSecret: [] }, {}],
+          requestBody: { required: true, content: json('QueryRequest') },
+          responses: {
+            200: {
+              description: 'The rows and what they mean',
+              content: { ...json('QueryResponse'), 'text/csv': { schema: { type: 'string' } } },
+            },
+            400: error('Invalid request; every problem listed, naming the bad metric, dimension, operator or range'),
+            401: error(
+              'STATS_API_KEYS is set, the site is not public and the request has no valid key, same-origin dashboard session or share secret',
+            ),
+          },
+        },
+      },
+      '/api/sites': {
+        get: {
+          tags: ['sites'],
+          summary: 'Every site, with its first and last day of events and its event count',
+          responses: {
+            200: { description: 'Sites, by siteId', content: json('SiteList') },
+            401: readKeyError,
+          },
+        },
+      },
+      '/api/sites/{siteId}': {
+        parameters: [siteIdParameter],
+        get: {
+          tags: ['sites'],
+          summary: 'One site',
+          responses: {
+            200: { description: 'The site', content: json('Site') },
+            401: readKeyError,
+            404: error('No such site'),
+          },
+        },
+        put: {
+          tags: ['sites'],
+          summary: 'Create a site or change its settings',
+          description:
+            'Fields left out keep their value (defaults for a new site: UTC, private, any host name). Changing `timeZone` re-folds the days that raw events still hold, in the background.',
+          security: [{ adminKey: [] }],
+          requestBody: { required: true, content: json('SiteSettings') },
+          responses: {
+            200: { description: 'Changed', content: json('Site') },
+            201: { description: 'Created', content: json('Site') },
+            400: error('Invalid siteId or settings; every problem listed'),
+            ...adminErrors,
+          },
+        },
+        delete: {
+          tags: ['sites'],
+          summary: 'Delete a site and all its data (raw events, visits, every daily table)',
+          security: [{ adminKey: [] }],
+          responses: { 204: { description: 'Deleted' }, 404: error('No such site'), ...adminErrors },
+        },
+      },
+      '/api/sites/{siteId}/share': {
+        parameters: [siteIdParameter],
+        post: {
+          tags: ['sites'],
+          summary: "Make a new dashboard share secret (the site's old link stops working)",
+          description:
+            'The dashboard opens for whoever has `shareUrl` (`/dashboard/<siteId>?share=<secret>`), read-only, until the next rotation or a DELETE.',
+          security: [{ adminKey: [] }],
+          responses: {
+            200: { description: 'The new secret and link', content: json('SiteShare') },
+            404: error('No such site'),
+            ...adminErrors,
+          },
+        },
+        delete: {
+          tags: ['sites'],
+          summary: "Revoke the site's share link",
+          security: [{ adminKey: [] }],
+          responses: {
+            200: { description: 'No secret any more', content: json('SiteShare') },
+            404: error('No such site'),
+            ...adminErrors,
           },
         },
       },
@@ -235,6 +342,20 @@ export function buildOpenApiDocument(): JsonSchema {
           scheme: 'bearer',
           description:
             'One of `STATS_API_KEYS`, as `Authorization: Bearer <key>`; not needed when the variable is unset',
+        },
+        adminKey: { type: 'http', scheme: 'bearer', description: '`ADMIN_API_KEY`, as `Authorization: Bearer <key>`' },
+        dashboardSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'tally_dashboard',
+          description:
+            "Set by the dashboard's key login (`POST /dashboard/{siteId}/login`); accepted on same-origin requests only (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the server's)",
+        },
+        shareSecret: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Tally-Share',
+          description: "The site's share secret (`POST /api/sites/{siteId}/share`); opens that site only",
         },
       },
     },

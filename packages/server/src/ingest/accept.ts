@@ -13,8 +13,10 @@ import type { Database } from '../db/client.js';
 import type { Env } from '../env.js';
 import { QueueUnavailableError, ValidationError } from '../errors.js';
 import type { EventQueue, QueuedEvent } from '../queue/types.js';
+import type { SiteSettingsCache } from '../sites/settings-cache.js';
 import { type AdmissionGate, admitEvents } from './admission.js';
-import { createBotFilter } from './bot-filter.js';
+import { createBotFilter, markFiltered } from './bot-filter.js';
+import { createEnricher, type Enricher, type GeoDatabase, pageHostOf } from './enrich.js';
 import { createRateLimiter, memoryRateLimitStore, type RateLimitStore } from './rate-limit.js';
 import { postgresSaltStore } from './salts.js';
 import { cookielessVisitorIds, cookieVisitorIds, type VisitorIds } from './visitor.js';
@@ -24,6 +26,10 @@ export interface IngestDeps extends AdmissionGate {
   queue: EventQueue;
   /** Resolves each event's visitor, in cookie or cookieless mode. */
   visitors: VisitorIds;
+  /** Derives source, channel, device, browser, OS, place and language (SPEC §10). */
+  enricher: Enricher;
+  /** Each site's allowed host names; none checked when absent. */
+  siteSettings?: SiteSettingsCache;
 }
 
 /** The ingestion dependencies the configuration asks for (privacy mode, bots, rate limits). */
@@ -33,6 +39,8 @@ export function createIngestDeps({
   logger,
   db,
   rateLimitStore,
+  geoip,
+  siteSettings,
 }: {
   queue: EventQueue;
   config: Env;
@@ -41,6 +49,9 @@ export function createIngestDeps({
   db: Database;
   /** Redis in production, so every instance counts together; in process when absent. */
   rateLimitStore?: RateLimitStore | undefined;
+  /** The `GEOIP_DATABASE`, opened at startup. */
+  geoip?: GeoDatabase | undefined;
+  siteSettings?: SiteSettingsCache | undefined;
 }): IngestDeps {
   const visitors =
     config.VISITOR_ID_MODE === 'cookieless'
@@ -53,8 +64,10 @@ export function createIngestDeps({
     sitePerMinute: config.RATE_LIMIT_SITE_PER_MINUTE,
     logger,
   });
-  const deps: IngestDeps = { queue, visitors, trustProxy: config.TRUST_PROXY };
+  const enricher = createEnricher({ geoip, trustProxy: config.TRUST_PROXY });
+  const deps: IngestDeps = { queue, visitors, enricher, trustProxy: config.TRUST_PROXY };
   if (config.ALLOWED_ORIGINS.length > 0) deps.allowedOrigins = new Set(config.ALLOWED_ORIGINS);
+  if (siteSettings) deps.siteSettings = siteSettings;
   if (config.BOT_FILTER) deps.botFilter = createBotFilter();
   if (rateLimiter) deps.rateLimiter = rateLimiter;
   return deps;
@@ -84,7 +97,43 @@ export function toQueuedEvent(event: Event, visitorId: string, receivedAt: numbe
   if (event.userId !== undefined) queued.userId = event.userId;
   if (event.referrer !== undefined) queued.referrer = event.referrer;
   if (event.props !== undefined) queued.props = event.props;
+  for (const field of ['utmSource', 'utmMedium', 'utmCampaign', 'utmTerm', 'utmContent', 'language'] as const) {
+    const value = event[field];
+    if (value !== undefined && value !== '') queued[field] = value;
+  }
+  if (event.screenWidth !== undefined) queued.screenWidth = event.screenWidth;
   return queued;
+}
+
+const withoutWww = (host: string) => (host.startsWith('www.') ? host.slice(4) : host);
+
+/**
+ * Enriches the events (SPEC §10), the site's allowed host names counting as
+ * its own (no source), and drops those of a site with `allowedHostnames` whose
+ * page host (the request's `Origin`, else `Referer`) is not among them (SPEC §9;
+ * answered like the rest, counted in /metrics as `hostname`).
+ */
+async function enrichAndCheckHosts(c: Context, deps: IngestDeps, events: QueuedEvent[]): Promise<QueuedEvent[]> {
+  if (!deps.siteSettings) {
+    deps.enricher.enrich(c, events);
+    return events;
+  }
+  const bySite = new Map<string, QueuedEvent[]>();
+  for (const event of events) bySite.set(event.siteId, [...(bySite.get(event.siteId) ?? []), event]);
+  const pageHost = pageHostOf(c);
+  const kept: QueuedEvent[] = [];
+  let dropped = 0;
+  for (const [siteId, siteEvents] of bySite) {
+    const { allowedHostnames } = await deps.siteSettings.get(siteId);
+    if (allowedHostnames && !(pageHost && allowedHostnames.some((h) => withoutWww(h) === withoutWww(pageHost)))) {
+      dropped += siteEvents.length;
+      continue;
+    }
+    deps.enricher.enrich(c, siteEvents, allowedHostnames ?? []);
+    kept.push(...siteEvents);
+  }
+  if (dropped > 0) markFiltered(c, 'hostname', dropped);
+  return bySite.size === 1 ? kept : events.filter((event) => kept.includes(event));
 }
 
 export interface Rejection {
@@ -133,13 +182,14 @@ export async function acceptEvents(
     toQueuedEvent(event, requestVisitors.of(event.siteId, event.visitorId, utcDay(event)), receivedAt),
   );
   // Enrichment (SPEC §10: source, channel, device, geo) derives its fields here, from the request and the event.
-  if (await admitEvents(c, deps, accepted)) {
+  const allowed = await enrichAndCheckHosts(c, deps, accepted);
+  if (allowed.length > 0 && (await admitEvents(c, deps, allowed))) {
     try {
-      await deps.queue.enqueueEvents(accepted);
+      await deps.queue.enqueueEvents(allowed);
     } catch (error) {
       if (!(error instanceof QueueUnavailableError)) throw error;
       throw error.withEventIds(
-        accepted.map((event) => event.eventId),
+        allowed.map((event) => event.eventId),
         { batch },
       );
     }

@@ -11,13 +11,16 @@
 import type { Context } from 'hono';
 import { createIsbotFromList, list } from 'isbot';
 
-/** Why events were not stored: `user_agent` a bot (answered 202), `origin` not in `ALLOWED_ORIGINS` (answered 403). */
-export type FilterReason = 'user_agent' | 'origin';
+/**
+ * Why events were not stored: `user_agent` a bot (answered 202), `origin` not in `ALLOWED_ORIGINS`
+ * (answered 403), `hostname` a page not on one of the site's `allowedHostnames` (answered 202).
+ */
+export type FilterReason = 'user_agent' | 'origin' | 'hostname';
 
 declare module 'hono' {
   interface ContextVariableMap {
-    /** Set by the admission gate when it dropped or refused a request's events; read by the ingest metrics. */
-    filteredEvents?: { reason: FilterReason; events: number };
+    /** Set when a request's events were dropped or refused, by reason; read by the ingest metrics. */
+    filteredEvents?: { reason: FilterReason; events: number }[];
   }
 }
 
@@ -85,5 +88,5 @@ export function createBotFilter(): BotFilter {
 
 /** Records on the context that the route dropped `events` events, for the metrics middleware. */
 export function markFiltered(c: Context, reason: FilterReason, events: number): void {
-  c.set('filteredEvents', { reason, events });
+  c.set('filteredEvents', [...(c.get('filteredEvents') ?? []), { reason, events }]);
 }

@@ -26,6 +26,28 @@ export interface QueuedEvent {
   props?: Record<string, string | number | boolean>;
   /** Epoch milliseconds at which the API accepted the event. */
   receivedAt: number;
+  // As the client sent them (SPEC §10).
+  utmSource?: string;
+  utmMedium?: string;
+  utmCampaign?: string;
+  utmTerm?: string;
+  utmContent?: string;
+  /** From the event, else the request's `Accept-Language`. */
+  language?: string;
+  screenWidth?: number;
+  // Derived by `ingest/enrich.ts` from the request and the event; absent when unknown.
+  source?: string;
+  channel?: string;
+  /** The referrer's host, `www.` dropped; absent for none or the site's own host. */
+  referrerDomain?: string;
+  device?: string;
+  browser?: string;
+  browserVersion?: string;
+  os?: string;
+  osVersion?: string;
+  country?: string;
+  region?: string;
+  city?: string;
 }
 
 export interface EventsJobData {

@@ -5,9 +5,23 @@
  * resend never counts twice. Every upsert walks its keys in sorted order, so
  * concurrent workers queue behind each other instead of deadlocking. Tables
  * are named by their drizzle definitions, so a renamed table fails the build.
+ *
+ * One transaction, three steps (SPEC §9, §11):
+ * 1. insert the sites (first event creates the row) and the raw events; only
+ *    the ids this statement inserted go on;
+ * 2. lock the sites of those events (an advisory lock per site, in sorted
+ *    order): folds of one site take turns from here, and a time-zone re-fold
+ *    (`refold.ts`) takes the same lock, so days never mix two time zones;
+ * 3. fold the inserted events into the daily tables by site-local day
+ *    (`event_ts AT TIME ZONE sites.time_zone`), then recompute the visits they
+ *    touch (`visits.ts`).
+ * Every row of step 3 is keyed by its site, and a site's folds take turns on
+ * its lock, so folds never wait on each other's rows there; the site locks
+ * are taken in sorted order and the raw inserts in `event_id` order, so folds
+ * cannot deadlock.
  */
 
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
 import {
   rawEvents,
@@ -15,37 +29,104 @@ import {
   siteDailyEventCounts,
   siteDailyEventVisitors,
   siteDailyPathCounts,
+  siteDailyRollups,
   siteDailyUniqueUsers,
+  sites,
 } from '../db/schema/index.js';
 import type { FoldResult, QueuedEvent } from '../queue/types.js';
+import { DEFAULT_VISIT_RULES, type VisitRules, visitCtes } from './visits.js';
 
-export async function foldBatch(db: Database, events: readonly QueuedEvent[]): Promise<FoldResult> {
+/** The advisory lock key of a site: folds, re-folds and deletes of one site take turns on it. */
+export const siteLockKey = (siteId: SQL) => sql`hashtextextended('tally:site:' || ${siteId}, 0)`;
+
+/** Takes the lock of every site `siteIds` selects (a query of one `site_id` column), in sorted order. */
+export async function lockSites(tx: Database, siteIds: SQL): Promise<void> {
+  await tx.execute(
+    sql`SELECT pg_advisory_xact_lock(${siteLockKey(sql`s.site_id`)}) FROM (SELECT DISTINCT site_id FROM (${siteIds}) i ORDER BY site_id) s`,
+  );
+}
+
+export async function foldBatch(
+  db: Database,
+  events: readonly QueuedEvent[],
+  rules: VisitRules = DEFAULT_VISIT_RULES,
+): Promise<FoldResult> {
   if (events.length === 0) return { inserted: 0, duplicates: 0 };
-  const [row] = await queryRows<{ inserted: number }>(
-    db,
+  return db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    const ids = await insertRawEvents(tx, events);
+    if (ids.length > 0) {
+      const idList = JSON.stringify(ids);
+      const inserted = sql`r.event_id IN (SELECT value::uuid FROM json_array_elements_text(${idList}::json))`;
+      const siteIds = JSON.stringify([...new Set(events.map((event) => event.siteId))]);
+      await lockSites(tx, sql`SELECT value AS site_id FROM json_array_elements_text(${siteIds}::json)`);
+      // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.
+      await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
+      await foldNewEvents(tx, inserted, rules);
+    }
+    return { inserted: ids.length, duplicates: events.length - ids.length };
+  });
+}
+
+/** Step 1: the sites and the raw events; answers the ids this statement inserted. */
+async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Promise<string[]> {
+  const rows = await queryRows<{ event_id: string }>(
+    tx,
     sql`
     WITH input AS (
       -- The batch travels as one JSON parameter: PostgreSQL parses it faster than Node
       -- can escape ten arrays, and it is one value on the wire whatever the batch size.
       SELECT e."eventId" AS event_id, e."siteId" AS site_id, e."eventType" AS event_type, e.path,
              e."userId" AS user_id, e."visitorId" AS visitor_id, e.timestamp AS event_ts,
-             to_timestamp(e."receivedAt" / 1000.0) AS ingestion_ts, e.referrer, e.props::jsonb AS props
+             to_timestamp(e."receivedAt" / 1000.0) AS ingestion_ts, e.referrer, e.props::jsonb AS props,
+             e."utmSource" AS utm_source, e."utmMedium" AS utm_medium, e."utmCampaign" AS utm_campaign,
+             e."utmTerm" AS utm_term, e."utmContent" AS utm_content, e.language, e."screenWidth" AS screen_width,
+             e.source, e.channel, e."referrerDomain" AS referrer_domain, e.device, e.browser,
+             e."browserVersion" AS browser_version, e.os, e."osVersion" AS os_version, e.country, e.region, e.city
       FROM json_to_recordset(${JSON.stringify(events)}::json) AS e(
         "eventId" uuid, "siteId" text, "eventType" text, path text, "userId" text, "visitorId" text,
-        timestamp timestamptz, "receivedAt" float8, referrer text, props json
+        timestamp timestamptz, "receivedAt" float8, referrer text, props json,
+        "utmSource" text, "utmMedium" text, "utmCampaign" text, "utmTerm" text, "utmContent" text,
+        language text, "screenWidth" int, source text, channel text, "referrerDomain" text, device text,
+        browser text, "browserVersion" text, os text, "osVersion" text, country text, region text, city text
       )
     ),
-    inserted AS (
-      INSERT INTO ${rawEvents} (event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props)
-      SELECT event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts, referrer, props
-      FROM input ORDER BY event_id
-      ON CONFLICT (event_id) DO NOTHING
-      RETURNING site_id, event_date, event_type, path, user_id, visitor_id
+    new_sites AS (
+      INSERT INTO ${sites} (site_id)
+      SELECT DISTINCT site_id FROM input ORDER BY site_id
+      ON CONFLICT (site_id) DO NOTHING
+    )
+    INSERT INTO ${rawEvents} (event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts,
+      referrer, props, utm_source, utm_medium, utm_campaign, utm_term, utm_content, language, screen_width,
+      source, channel, referrer_domain, device, browser, browser_version, os, os_version, country, region, city)
+    SELECT event_id, site_id, event_type, path, user_id, visitor_id, event_ts, ingestion_ts,
+      referrer, props, utm_source, utm_medium, utm_campaign, utm_term, utm_content, language, screen_width,
+      source, channel, referrer_domain, device, browser, browser_version, os, os_version, country, region, city
+    FROM input ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id`,
+  );
+  return rows.map((row) => row.event_id);
+}
+
+/**
+ * Step 3, one statement: the events `newEvents` selects (a condition on
+ * `raw_events r`: this fold's ids, or a whole site when re-folding) into the
+ * daily tables of part one by site-local day, the visits they touch
+ * (`visits.ts`), and the rollups: event-level rows (totals, path, eventType,
+ * props, on the event's day) and the visits' (new − old) rows in one insert.
+ */
+export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRules): Promise<void> {
+  await tx.execute(sql`
+    WITH fresh AS (
+      SELECT r.*, (r.event_ts AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date AS local_date
+      FROM raw_events r LEFT JOIN ${sites} s ON s.site_id = r.site_id
+      WHERE ${newEvents}
     ),
     new_visitors AS (
       INSERT INTO ${siteDailyUniqueUsers} (site_id, date, user_id, visitor_id)
-      SELECT site_id, event_date, max(user_id), visitor_id FROM inserted
-      GROUP BY site_id, event_date, visitor_id ORDER BY site_id, event_date, visitor_id
+      SELECT site_id, local_date, max(user_id), visitor_id FROM fresh
+      GROUP BY site_id, local_date, visitor_id ORDER BY site_id, local_date, visitor_id
       ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
       RETURNING site_id, date
     ),
@@ -53,7 +134,7 @@ export async function foldBatch(db: Database, events: readonly QueuedEvent[]): P
       SELECT site_id, date, count(*) AS visitors FROM new_visitors GROUP BY site_id, date
     ),
     events_per_day AS (
-      SELECT site_id, event_date AS date, count(*) AS views FROM inserted GROUP BY site_id, event_date
+      SELECT site_id, local_date AS date, count(*) AS views FROM fresh GROUP BY site_id, local_date
     ),
     daily_totals AS (
       INSERT INTO ${siteDailyAggregates} AS a (site_id, date, total_views, unique_users)
@@ -66,25 +147,49 @@ export async function foldBatch(db: Database, events: readonly QueuedEvent[]): P
     ),
     path_views AS (
       INSERT INTO ${siteDailyPathCounts} AS p (site_id, date, path, views)
-      SELECT site_id, event_date, path, count(*) FROM inserted
-      GROUP BY site_id, event_date, path ORDER BY site_id, event_date, path
+      SELECT site_id, local_date, path, count(*) FROM fresh
+      GROUP BY site_id, local_date, path ORDER BY site_id, local_date, path
       ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
     ),
     event_type_counts AS (
       INSERT INTO ${siteDailyEventCounts} AS t (site_id, date, event_type, path, events)
-      SELECT site_id, event_date, event_type, path, count(*) FROM inserted
-      GROUP BY site_id, event_date, event_type, path ORDER BY site_id, event_date, event_type, path
+      SELECT site_id, local_date, event_type, path, count(*) FROM fresh
+      GROUP BY site_id, local_date, event_type, path ORDER BY site_id, local_date, event_type, path
       ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
     ),
     event_type_visitors AS (
       INSERT INTO ${siteDailyEventVisitors} (site_id, date, event_type, visitor_id)
-      SELECT DISTINCT site_id, event_date, event_type, visitor_id FROM inserted
-      ORDER BY site_id, event_date, event_type, visitor_id
+      SELECT DISTINCT site_id, local_date, event_type, visitor_id FROM fresh
+      WHERE visitor_id IS NOT NULL
+      ORDER BY site_id, local_date, event_type, visitor_id
       ON CONFLICT DO NOTHING
-    )
-    SELECT count(*)::int AS inserted FROM inserted
-  `,
-  );
-  const inserted = Number(row?.inserted ?? 0);
-  return { inserted, duplicates: events.length - inserted };
+    ),
+    -- Event-level rollups: the totals, path, eventType and every props key, on the event's own day.
+    slices AS (
+      SELECT site_id, local_date, event_type, '' AS dimension, '' AS value FROM fresh
+      UNION ALL SELECT site_id, local_date, event_type, 'path', path FROM fresh
+      UNION ALL SELECT site_id, local_date, event_type, 'eventType', event_type FROM fresh
+      UNION ALL
+      SELECT site_id, local_date, event_type, 'props:' || p.key, p.value
+      FROM fresh, LATERAL jsonb_each_text(fresh.props) AS p(key, value)
+      WHERE fresh.props IS NOT NULL AND jsonb_typeof(fresh.props) = 'object'
+    ),
+    event_rows AS (
+      SELECT site_id, local_date AS date, dimension, value, count(*) AS events,
+             count(*) FILTER (WHERE event_type = 'page_view') AS pageviews,
+             0 AS visits, 0 AS bounces, 0 AS duration_s
+      FROM slices GROUP BY site_id, local_date, dimension, value
+    ),
+    ${visitCtes(rules)}
+    INSERT INTO ${siteDailyRollups} AS t (site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s)
+    SELECT site_id, date, dimension, value, sum(events), sum(pageviews), sum(visits), sum(bounces), sum(duration_s)
+    FROM (SELECT * FROM event_rows UNION ALL SELECT * FROM visit_rows) AS changes
+    GROUP BY site_id, date, dimension, value
+    HAVING sum(events) <> 0 OR sum(pageviews) <> 0 OR sum(visits) <> 0 OR sum(bounces) <> 0 OR sum(duration_s) <> 0
+    ORDER BY site_id, date, dimension, value
+    ON CONFLICT (site_id, date, dimension, value) DO UPDATE SET
+      events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews,
+      visits = t.visits + excluded.visits, bounces = t.bounces + excluded.bounces,
+      duration_s = t.duration_s + excluded.duration_s
+  `);
 }

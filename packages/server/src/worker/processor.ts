@@ -27,6 +27,7 @@ import { createGroupCommit } from '../queue/group-commit.js';
 import type { FoldResult, QueuedEvent } from '../queue/types.js';
 import { foldBatch } from './fold-batch.js';
 import { parkEvent } from './park.js';
+import type { VisitRules } from './visits.js';
 
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
 const IN_PLACE_ATTEMPTS = 5;
@@ -61,13 +62,22 @@ export interface ProcessorOptions {
   onParked?: (event: QueuedEvent) => void;
   /** Jobs the queue runs at once (`WORKER_CONCURRENCY`): a fold stops waiting once its share of them has joined. */
   concurrency?: number;
+  /** `VISIT_TIMEOUT_MINUTES` and `LATE_EVENT_HOURS`; SPEC defaults when absent. */
+  visitRules?: VisitRules;
 }
 
-export function createBatchProcessor({ db, logger, onFolded, onParked, concurrency = 10 }: ProcessorOptions) {
+export function createBatchProcessor({
+  db,
+  logger,
+  onFolded,
+  onParked,
+  concurrency = 10,
+  visitRules,
+}: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await foldBatch(db, events);
+        const result = await foldBatch(db, events, visitRules);
         onFolded?.(result, events);
         return result;
       } catch (error) {

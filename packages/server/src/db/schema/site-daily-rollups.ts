@@ -1,0 +1,35 @@
+/**
+ * What the query API reads (docs/storage.md has the exact rules): per site,
+ * site-local day, dimension and value, the counters of that slice. Dimension
+ * `''` with value `''` holds the site's totals. Visit metrics (visits, bounces,
+ * duration_s) sit on the day the visit started; events and pageviews of
+ * event-level dimensions (`path`, `eventType`, `props:<key>`, totals) on the
+ * event's own day, those of visit-level dimensions on the visit's day.
+ * `visitors_sketch` (a HyperLogLog, `query/sketches.ts`) and `visitors_sum`
+ * are filled when the day is sealed (`worker/sketches.ts`).
+ */
+import { bigint, customType, date, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+export const siteDailyRollups = pgTable(
+  'site_daily_rollups',
+  {
+    siteId: text('site_id').notNull(),
+    date: date('date').notNull(),
+    dimension: text('dimension').notNull(),
+    value: text('value').notNull(),
+    events: bigint('events', { mode: 'number' }).notNull().default(0),
+    pageviews: bigint('pageviews', { mode: 'number' }).notNull().default(0),
+    visits: bigint('visits', { mode: 'number' }).notNull().default(0),
+    bounces: bigint('bounces', { mode: 'number' }).notNull().default(0),
+    durationS: bigint('duration_s', { mode: 'number' }).notNull().default(0),
+    visitorsSum: bigint('visitors_sum', { mode: 'number' }),
+    visitorsSketch: bytea('visitors_sketch'),
+  },
+  (table) => [
+    primaryKey({ columns: [table.siteId, table.date, table.dimension, table.value] }),
+    // The query API reads one dimension over a range of days (`query/sql.ts`).
+    index('idx_rollups_site_dimension_date').on(table.siteId, table.dimension, table.date),
+  ],
+);

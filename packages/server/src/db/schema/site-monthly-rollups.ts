@@ -1,0 +1,28 @@
+/**
+ * A sealed month of `site_daily_rollups`: the same slices (dimension, value)
+ * with the month's counters summed and its days' visitor sketches merged, so a
+ * year is read as 12 rows per value instead of 365 (`query/months.ts` writes
+ * them, `query/sql.ts` reads them). A month is sealed when its totals row
+ * (dimension `''`, value `''`) exists; only whole past months are sealed.
+ */
+import { bigint, customType, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+export const siteMonthlyRollups = pgTable(
+  'site_monthly_rollups',
+  {
+    siteId: text('site_id').notNull(),
+    /** The month's first day (site-local). */
+    month: date('month').notNull(),
+    dimension: text('dimension').notNull(),
+    value: text('value').notNull(),
+    events: bigint('events', { mode: 'number' }).notNull().default(0),
+    pageviews: bigint('pageviews', { mode: 'number' }).notNull().default(0),
+    visits: bigint('visits', { mode: 'number' }).notNull().default(0),
+    bounces: bigint('bounces', { mode: 'number' }).notNull().default(0),
+    durationS: bigint('duration_s', { mode: 'number' }).notNull().default(0),
+    visitorsSketch: bytea('visitors_sketch').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.siteId, table.dimension, table.month, table.value] })],
+);

@@ -1,0 +1,105 @@
+/**
+ * Sealed months (`site_monthly_rollups`): a whole past month of a site's daily
+ * rollups, counters summed and visitor sketches merged per dimension value, so
+ * a year-long query reads 12 rows per value instead of 365. A month is sealed
+ * once it ended more than `LATE_EVENT_HOURS` (plus a day for every time zone)
+ * ago; a sealed month whose totals no longer match its days (an event later
+ * still) is read from its days and sealed again. Run by the worker beside the
+ * day seals (`worker/sketches.ts`).
+ */
+import { sql } from 'drizzle-orm';
+import { type Database, queryRows } from '../db/client.js';
+import { addMonths } from './ranges.js';
+import { MONTH_IS_CURRENT, unsealedVisitors } from './sql.js';
+import { VisitorUnion } from './visitor-union.js';
+
+/** Seals one month of one site (replacing what was sealed before), in one transaction. */
+export async function sealMonth(db: Database, siteId: string, month: string): Promise<number> {
+  return db.transaction(
+    async (transaction) => {
+      const tx = transaction as unknown as Database;
+      const next = addMonths(month, 1);
+      const [site] = await queryRows<{ time_zone: string }>(
+        tx,
+        sql`SELECT rollups_time_zone AS time_zone FROM sites WHERE site_id = ${siteId}`,
+      );
+      const days = sql`r.site_id = ${siteId} AND r.date >= ${month}::date AND r.date < ${next}::date`;
+      const rows = await queryRows<{
+        dimension: string;
+        value: string;
+        events: string;
+        pageviews: string;
+        visits: string;
+        bounces: string;
+        duration_s: string;
+        sketches: Buffer[] | null;
+        unsealed: boolean;
+      }>(
+        tx,
+        sql`SELECT r.dimension, r.value, sum(r.events) AS events, sum(r.pageviews) AS pageviews,
+              sum(r.visits) AS visits, sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s,
+              array_agg(r.visitors_sketch) FILTER (WHERE r.visitors_sketch IS NOT NULL) AS sketches,
+              bool_or(r.visitors_sketch IS NULL) AS unsealed
+            FROM site_daily_rollups r WHERE ${days} GROUP BY 1, 2
+            HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
+      );
+      const unions = new Map<string, VisitorUnion>();
+      for (const row of rows) {
+        const union = new VisitorUnion();
+        for (const sketch of row.sketches ?? []) union.addSketch(sketch);
+        unions.set(`${row.dimension}\u0000${row.value}`, union);
+      }
+      // Days not sealed yet: their visitors from the tables the rollups were folded from.
+      const plan = { siteId, timeZone: site?.time_zone ?? 'UTC' };
+      for (const dimension of new Set(rows.filter((row) => row.unsealed).map((row) => row.dimension))) {
+        const ids = await queryRows<{ value: string; id: string }>(
+          tx,
+          sql`SELECT DISTINCT m.value, x.visitor_id AS id
+              FROM site_daily_rollups m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x
+              WHERE m.site_id = ${siteId} AND m.dimension = ${dimension} AND m.visitors_sketch IS NULL
+                AND m.date >= ${month}::date AND m.date < ${next}::date`,
+        );
+        for (const { value, id } of ids) unions.get(`${dimension}\u0000${value}`)?.addVisitor(id);
+      }
+      await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId} AND month = ${month}::date`);
+      for (let i = 0; i < rows.length; i += 1_000) {
+        const chunk = rows.slice(i, i + 1_000);
+        const sketches = chunk.map((row) =>
+          (unions.get(`${row.dimension}\u0000${row.value}`) as VisitorUnion).serialize(),
+        );
+        await tx.execute(sql`
+          INSERT INTO site_monthly_rollups (site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch)
+          SELECT ${siteId}, ${month}::date, * FROM unnest(
+            ${sql.param(chunk.map((row) => row.dimension))}::text[], ${sql.param(chunk.map((row) => row.value))}::text[],
+            ${sql.param(chunk.map((row) => row.events))}::bigint[], ${sql.param(chunk.map((row) => row.pageviews))}::bigint[],
+            ${sql.param(chunk.map((row) => row.visits))}::bigint[], ${sql.param(chunk.map((row) => row.bounces))}::bigint[],
+            ${sql.param(chunk.map((row) => row.duration_s))}::bigint[], ${sql.param(sketches.map((s) => `\\x${s.toString('hex')}`))}::bytea[])`);
+      }
+      return rows.length;
+    },
+    { isolationLevel: 'repeatable read' },
+  );
+}
+
+/** Seals every whole month that ended long enough ago and is not sealed (or no longer current); answers how many. */
+export async function sealPendingMonths(
+  db: Database,
+  { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
+): Promise<number> {
+  const settled = new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
+  const pending = await queryRows<{ site_id: string; month: string }>(
+    db,
+    sql`SELECT p.site_id, p.month::text AS month
+        FROM (
+          SELECT DISTINCT d.site_id, date_trunc('month', d.date)::date AS month FROM site_daily_rollups d
+          WHERE d.dimension = '' AND d.value = '' AND d.date < date_trunc('month', ${settled}::date)::date
+        ) p
+        WHERE NOT EXISTS (
+          SELECT 1 FROM site_monthly_rollups m
+          WHERE m.site_id = p.site_id AND m.dimension = '' AND m.value = '' AND m.month = p.month
+            AND ${MONTH_IS_CURRENT})
+        ORDER BY 1, 2`,
+  );
+  for (const { site_id: siteId, month } of pending) await sealMonth(db, siteId, month);
+  return pending.length;
+}

@@ -1,0 +1,623 @@
+/**
+ * A plan's SQL (STYLE 17: plan, then SQL). Every value from the request is a
+ * bound parameter; only names this module chooses (columns, from fixed maps)
+ * are written into the text. Two sources answer:
+ *
+ * - `site_daily_rollups` when one dimension (or none) is broken down and every
+ *   filter is on that same dimension, over whole days: sums of per-day
+ *   counters, visitors from per-day sketches (or exact per-day counts);
+ * - `raw_events` joined with `visits` otherwise: filters across dimensions,
+ *   event-level filters or dimensions with visit metrics, `time:hour`, and
+ *   `realtime`. Visitors there are counted exactly.
+ */
+import type { Metric } from '@tally/shared';
+import { type SQL, sql } from 'drizzle-orm';
+import { type Database, queryRows } from '../db/client.js';
+import { VISIT_DIMENSIONS } from '../worker/visits.js';
+import type { PlannedDimension, PlannedFilter, QueryPlan } from './plan.js';
+import { addDays, addMonths, type TimeBucket } from './ranges.js';
+import { VisitorUnion } from './visitor-union.js';
+
+/** What one answer row adds up before its metrics are derived. */
+export interface Counts {
+  events: number;
+  pageviews: number;
+  visits: number;
+  bounces: number;
+  durationS: number;
+  /** Page views of the row's visits (for `viewsPerVisit`). */
+  visitPageviews: number;
+  visitors: number;
+}
+
+export interface AggregatedRow {
+  /** One value per plan dimension; a time dimension's value is its bucket index. */
+  dimensions: (string | number)[];
+  counts: Counts;
+}
+
+export interface Aggregate {
+  rows: AggregatedRow[];
+  /** Whether any `visitors` count was estimated from a dense sketch. */
+  visitorsEstimated: boolean;
+}
+
+export const zeroCounts = (): Counts => ({
+  events: 0,
+  pageviews: 0,
+  visits: 0,
+  bounces: 0,
+  durationS: 0,
+  visitPageviews: 0,
+  visitors: 0,
+});
+
+const VISIT_METRICS: readonly Metric[] = ['visits', 'bounceRate', 'visitDuration', 'viewsPerVisit'];
+const EVENT_METRICS: readonly Metric[] = ['events', 'pageviews'];
+
+const VISIT_COLUMNS = new Map<string, string>(VISIT_DIMENSIONS.map(([dimension, column]) => [dimension, column]));
+
+/** Where the query reads from, with the single rollup dimension (`''` for totals) when the rollups answer. */
+export type Source = { kind: 'rollups'; dimension: string } | { kind: 'raw' };
+
+type NonTime = Exclude<PlannedDimension, { level: 'time' }>;
+
+export function chooseSource(plan: QueryPlan): Source {
+  if (plan.range.kind === 'realtime') return { kind: 'raw' };
+  const time = plan.dimensions.find((dimension) => dimension.level === 'time');
+  if (time?.bucket === 'hour') return { kind: 'raw' };
+  const others = plan.dimensions.filter((dimension): dimension is NonTime => dimension.level !== 'time');
+  if (others.length > 1) return { kind: 'raw' };
+  const names = new Set([...others.map((d) => d.name), ...plan.filters.map((f) => f.dimension.name)]);
+  if (names.size > 1) return { kind: 'raw' };
+  const [name] = [...names];
+  if (name === undefined) return { kind: 'rollups', dimension: '' };
+  const dimension = others[0] ?? (plan.filters[0] as PlannedFilter).dimension;
+  // Event-level rollup rows (path, type, props) hold events and page views only.
+  if (dimension.level === 'event' && plan.metrics.some((metric) => VISIT_METRICS.includes(metric))) {
+    return { kind: 'raw' };
+  }
+  return { kind: 'rollups', dimension: name };
+}
+
+const textArray = (values: readonly string[]) => sql`${sql.param(values)}::text[]`;
+
+function likePatterns(values: readonly string[]): string[] {
+  return values.map((value) => `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+}
+
+/** A filter on an expression. Unknown values (NULL) never match, whatever the operator. */
+function filterCondition(expression: SQL, filter: Pick<PlannedFilter, 'operator' | 'values'>): SQL {
+  switch (filter.operator) {
+    case 'is':
+      return sql`${expression} = ANY(${textArray(filter.values)})`;
+    case 'isNot':
+      return sql`${expression} <> ALL(${textArray(filter.values)})`;
+    case 'contains':
+      return sql`${expression} LIKE ANY(${textArray(likePatterns(filter.values))})`;
+    case 'notContains':
+      return sql`${expression} NOT LIKE ALL(${textArray(likePatterns(filter.values))})`;
+  }
+}
+
+const and = (conditions: SQL[]): SQL => (conditions.length === 0 ? sql`true` : sql.join(conditions, sql` AND `));
+
+// ─── Rollups ──────────────────────────────────────────────────────────────────
+
+interface DayWindow {
+  from: string;
+  to: string;
+  buckets: TimeBucket[] | null;
+}
+
+/** `1…n`: the bucket a rollup day falls in, by the buckets' first days. */
+function dayBucket(column: SQL, buckets: TimeBucket[] | null): SQL {
+  if (buckets === null) return sql`0`;
+  return sql`width_bucket(${column}, ${sql.param(buckets.map((bucket) => bucket.from))}::date[])`;
+}
+
+function rollupWhere(plan: QueryPlan, dimension: string, window: DayWindow, values: string[] | null): SQL {
+  const conditions = [
+    sql`r.site_id = ${plan.siteId}`,
+    sql`r.dimension = ${dimension}`,
+    sql`r.date BETWEEN ${window.from}::date AND ${window.to}::date`,
+    ...plan.filters.map((filter) => filterCondition(sql`r.value`, filter)),
+  ];
+  if (values !== null) conditions.push(sql`r.value = ANY(${textArray(values)})`);
+  return and(conditions);
+}
+
+interface RollupRow {
+  b: number;
+  v: string;
+  events: string;
+  pageviews: string;
+  visits: string;
+  bounces: string;
+  duration_s: string;
+}
+
+/** Whether this plan's `visitors` per row are one site-local day without filters: part one's exact counts. */
+function exactDailyVisitors(plan: QueryPlan, dimension: string, window: DayWindow): boolean {
+  if (dimension !== '' || plan.filters.length > 0) return false;
+  const time = plan.dimensions.find((d) => d.level === 'time');
+  return time === undefined ? window.from === window.to : time.bucket === 'day';
+}
+
+/** The rollup rows of a day window, summed per bucket and value; `values` restricts to those dimension values. */
+export async function aggregateRollups(
+  db: Database,
+  plan: QueryPlan,
+  dimension: string,
+  window: DayWindow,
+  options: { visitors: boolean; values: string[] | null },
+): Promise<Aggregate> {
+  const where = rollupWhere(plan, dimension, window, options.values);
+  const bucket = dayBucket(sql`r.date`, window.buckets);
+  const sealed = await sealedMonths(db, plan, window);
+  // The counters, the visitors and (whole site) the page views of the days' visits, read at once.
+  const [rows, entries, visitors] = await Promise.all([
+    queryRows<RollupRow>(
+      db,
+      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
+            sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
+            sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
+          FROM ${rollupFrom(plan, dimension, sealed)} WHERE ${where} GROUP BY 1, 2
+          HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
+    ),
+    dimension === '' && plan.metrics.includes('viewsPerVisit')
+      ? // The totals row counts page views by their own day; those of the day's visits are on its entry pages.
+        queryRows<{ b: number; pageviews: string }>(
+          db,
+          sql`SELECT ${bucket} AS b, sum(r.pageviews) AS pageviews
+              FROM ${rollupFrom(plan, 'entryPage', sealed)} WHERE ${rollupWhere(plan, 'entryPage', window, null)}
+              GROUP BY 1`,
+        )
+      : [],
+    !options.visitors
+      ? null
+      : exactDailyVisitors(plan, dimension, window)
+        ? queryRows<{ b: number; unique_users: string }>(
+            db,
+            sql`SELECT ${dayBucket(sql`a.date`, window.buckets)} AS b, a.unique_users FROM site_daily_aggregates a
+                WHERE a.site_id = ${plan.siteId} AND a.date BETWEEN ${window.from}::date AND ${window.to}::date`,
+          ).then(
+            (days) =>
+              new Map(days.map((day) => [`${day.b}\u0000`, { visitors: Number(day.unique_users), estimated: false }])),
+          )
+        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed), window, where, dimension),
+  ]);
+  const byKey = new Map<string, AggregatedRow>();
+  for (const row of rows) {
+    const bucketNumber = Number(row.b);
+    const counts = zeroCounts();
+    counts.events = Number(row.events);
+    counts.pageviews = Number(row.pageviews);
+    counts.visits = Number(row.visits);
+    counts.bounces = Number(row.bounces);
+    counts.durationS = Number(row.duration_s);
+    counts.visitPageviews = counts.pageviews;
+    byKey.set(`${bucketNumber}\u0000${row.v}`, { dimensions: dimensionsOf(plan, bucketNumber - 1, row.v), counts });
+  }
+  for (const entry of entries) {
+    const row = byKey.get(`${entry.b}\u0000`);
+    if (row) row.counts.visitPageviews = Number(entry.pageviews);
+  }
+  let visitorsEstimated = false;
+  for (const [key, counted] of visitors ?? []) {
+    const row = byKey.get(key);
+    if (!row) continue;
+    row.counts.visitors = counted.visitors;
+    if (counted.estimated) visitorsEstimated = true;
+  }
+  return { rows: [...byKey.values()], visitorsEstimated };
+}
+
+/**
+ * The condition that month row `m` (dimension `''`) still holds exactly what
+ * its days hold: the query API reads a month only when this is true.
+ */
+export const MONTH_IS_CURRENT = sql`
+  (m.events, m.visits) = (
+    SELECT coalesce(sum(d.events), 0), coalesce(sum(d.visits), 0) FROM site_daily_rollups d
+    WHERE d.site_id = m.site_id AND d.dimension = '' AND d.value = ''
+      AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date)`;
+
+/** The whole months of a window that a day bucket never splits: all of them without a time dimension or by month. */
+function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
+  const time = plan.dimensions.find((dimension) => dimension.level === 'time');
+  if (time !== undefined && time.bucket !== 'month') return [];
+  const months: string[] = [];
+  let month = window.from.endsWith('-01') ? window.from : addMonths(`${window.from.slice(0, 8)}01`, 1);
+  while (addDays(addMonths(month, 1), -1) <= window.to) {
+    months.push(month);
+    month = addMonths(month, 1);
+  }
+  return months;
+}
+
+/** Which of the window's whole months are sealed and still match their days (`months.ts`). */
+async function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
+  const months = wholeMonths(plan, window);
+  if (months.length === 0) return [];
+  const rows = await queryRows<{ month: string }>(
+    db,
+    sql`SELECT m.month::text AS month FROM site_monthly_rollups m
+        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+          AND m.month = ANY(${sql.param(months)}::date[]) AND ${MONTH_IS_CURRENT}`,
+  );
+  return rows.map((row) => row.month);
+}
+
+/**
+ * The rollup rows of one dimension as `r`: sealed months as one row each
+ * (dated by their 1st), every other day as itself.
+ */
+function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[]): SQL {
+  if (sealed.length === 0) return sql`site_daily_rollups r`;
+  const months = sql`${sql.param(sealed)}::date[]`;
+  return sql`(
+    SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_sum
+    FROM site_daily_rollups
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND date_trunc('month', date)::date <> ALL(${months})
+    UNION ALL
+    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, NULL::bigint
+    FROM site_monthly_rollups
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND month = ANY(${months})
+  ) r`;
+}
+
+/** A filter without a breakdown sums the matching values into one row. */
+function rowValue(plan: QueryPlan): SQL {
+  return plan.dimensions.some((dimension) => dimension.level !== 'time') ? sql`r.value` : sql`''`;
+}
+
+/** A rollup row's answer dimensions: the bucket index where the plan has its time dimension, the value elsewhere. */
+function dimensionsOf(plan: QueryPlan, bucketIndex: number, value: string): (string | number)[] {
+  return plan.dimensions.map((dimension) => (dimension.level === 'time' ? bucketIndex : value));
+}
+
+/**
+ * Per bucket and value (`"b\u0000v"`), its distinct visitors: the union of the
+ * sealed days' sketches and, for days whose sketch is not made yet, the visitor
+ * ids of the table the rollup was folded from. With no sketch in the range at
+ * all, PostgreSQL counts the ids itself, exactly.
+ */
+async function rollupVisitors(
+  db: Database,
+  plan: QueryPlan,
+  from: SQL,
+  window: DayWindow,
+  where: SQL,
+  dimension: string,
+): Promise<Map<string, { visitors: number; estimated: boolean }>> {
+  const bucket = dayBucket(sql`r.date`, window.buckets);
+  const unsealed = sql`
+    WITH missing AS (
+      SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM ${from}
+      WHERE ${where} AND r.visitors_sketch IS NULL
+    )`;
+  const counted = new Map<string, { visitors: number; estimated: boolean }>();
+  const time = plan.dimensions.find((d) => d.level === 'time');
+  const oneDayPerRow = time === undefined ? window.from === window.to : time.bucket === 'day';
+  const oneValuePerRow = plan.filters.length === 0 || plan.dimensions.some((d) => d.level !== 'time');
+  if (oneDayPerRow && oneValuePerRow) {
+    // Each row is one rollup row: its exact count, sealed (`visitors_sum`) or counted from its visitor ids.
+    const [sealedRows, unsealedRows] = await Promise.all([
+      queryRows<{ b: number; v: string; n: string }>(
+        db,
+        sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sum AS n FROM ${from}
+            WHERE ${where} AND r.visitors_sketch IS NOT NULL AND r.visitors_sum IS NOT NULL`,
+      ),
+      queryRows<{ b: number; v: string; n: string }>(
+        db,
+        sql`${unsealed}
+            SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+            FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+      ),
+    ]);
+    for (const row of [...sealedRows, ...unsealedRows]) {
+      counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    }
+    return counted;
+  }
+  // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL: one read per row, not per day.
+  const [sketches, [unsealedDays]] = await Promise.all([
+    queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null }>(
+      db,
+      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
+            CASE WHEN get_byte(r.visitors_sketch, 0) = 1
+              THEN decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea)
+              ELSE NULL END AS s,
+            CASE WHEN get_byte(r.visitors_sketch, 0) = 1 THEN NULL ELSE array_agg(r.visitors_sketch) END AS dense
+          FROM ${from}
+          WHERE ${where} AND r.visitors_sketch IS NOT NULL
+          GROUP BY 1, 2, get_byte(r.visitors_sketch, 0) = 1`,
+    ),
+    queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
+  ]);
+  if (sketches.length === 0) {
+    const rows = await queryRows<{ b: number; v: string; n: string }>(
+      db,
+      sql`${unsealed}
+          SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+    );
+    for (const row of rows) counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    return counted;
+  }
+  const ids = unsealedDays?.any
+    ? await queryRows<{ b: number; v: string; id: string }>(
+        db,
+        sql`${unsealed}
+            SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
+            FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
+      )
+    : [];
+  const unions = new Map<string, VisitorUnion>();
+  const unionOf = (b: number, v: string) => {
+    const key = `${b}\u0000${v}`;
+    let union = unions.get(key);
+    if (union === undefined) {
+      union = new VisitorUnion();
+      unions.set(key, union);
+    }
+    return union;
+  };
+  for (const row of sketches) {
+    const union = unionOf(Number(row.b), row.v);
+    if (row.s) union.addSketch(row.s);
+    for (const dense of row.dense ?? []) union.addSketch(dense);
+  }
+  for (const row of ids) unionOf(Number(row.b), row.v).addVisitor(row.id);
+  for (const [key, union] of unions) counted.set(key, { visitors: union.estimate(), estimated: !union.exact });
+  return counted;
+}
+
+/** The visitors of one rollup row `m` (its `date` and `value`) read from the table it was folded from. */
+export function unsealedVisitors(plan: Pick<QueryPlan, 'siteId' | 'timeZone'>, dimension: string): SQL {
+  if (dimension === '') {
+    return sql`SELECT u.visitor_id FROM site_daily_unique_users u WHERE u.site_id = ${plan.siteId} AND u.date = m.date`;
+  }
+  const column = VISIT_COLUMNS.get(dimension);
+  if (column !== undefined) {
+    return sql`SELECT v.visitor_id FROM visits v
+               WHERE v.site_id = ${plan.siteId} AND v.date = m.date AND v.${sql.identifier(column)} = m.value`;
+  }
+  const value =
+    dimension === 'path'
+      ? sql`e.path`
+      : dimension === 'eventType'
+        ? sql`e.event_type`
+        : sql`e.props ->> ${dimension.slice('props:'.length)}`;
+  return sql`SELECT e.visitor_id FROM raw_events e
+             WHERE e.site_id = ${plan.siteId} AND e.event_date BETWEEN m.date - 1 AND m.date + 1
+               AND (e.event_ts AT TIME ZONE ${plan.timeZone})::date = m.date AND ${value} = m.value
+               AND e.visitor_id IS NOT NULL`;
+}
+
+// ─── Raw events and visits ────────────────────────────────────────────────────
+
+export interface InstantWindow {
+  /** Site-local days (visits belong to the day they started), or `null` for `realtime`. */
+  days: { from: string; to: string } | null;
+  start: Date;
+  end: Date;
+  buckets: TimeBucket[] | null;
+}
+
+/** A dimension's value for an event `e` and its visit `v` (which may be missing for a late event). */
+function eventSideExpression(dimension: NonTime): SQL {
+  if (dimension.level === 'event') return eventExpression(dimension);
+  const column = sql.identifier(VISIT_COLUMNS.get(dimension.name) as string);
+  if (dimension.name === 'entryPage' || dimension.name === 'exitPage') return sql`v.${column}`;
+  return sql`CASE WHEN v.site_id IS NULL THEN e.${column} ELSE v.${column} END`;
+}
+
+function eventExpression(dimension: Extract<NonTime, { level: 'event' }>): SQL {
+  if ('propKey' in dimension) return sql`e.props ->> ${dimension.propKey}`;
+  return dimension.name === 'path' ? sql`e.path` : sql`e.event_type`;
+}
+
+function visitExpression(dimension: Extract<NonTime, { level: 'visit' }>): SQL {
+  return sql`v.${sql.identifier(VISIT_COLUMNS.get(dimension.name) as string)}`;
+}
+
+function instantBucket(column: SQL, buckets: TimeBucket[] | null): SQL {
+  if (buckets === null) return sql`0`;
+  return sql`width_bucket(${column}, ${sql.param(buckets.map((bucket) => bucket.start.toISOString()))}::timestamptz[])`;
+}
+
+/** UTC days that hold every instant of the window, so the `(site_id, event_date)` index narrows the scan. */
+function utcDays(window: InstantWindow): [string, string] {
+  return [
+    addDays(window.start.toISOString().slice(0, 10), 0),
+    addDays(new Date(window.end.getTime() - 1).toISOString().slice(0, 10), 0),
+  ];
+}
+
+const eventFilters = (plan: QueryPlan) => plan.filters.filter((f) => f.dimension.level === 'event');
+const visitFilters = (plan: QueryPlan) => plan.filters.filter((f) => f.dimension.level === 'visit');
+
+export async function aggregateRaw(
+  db: Database,
+  plan: QueryPlan,
+  window: InstantWindow,
+  options: { visitors: boolean },
+): Promise<Aggregate> {
+  const wantsEvents = options.visitors || plan.metrics.some((metric) => EVENT_METRICS.includes(metric));
+  const wantsVisits = plan.metrics.some((metric) => VISIT_METRICS.includes(metric));
+  const byKey = new Map<string, AggregatedRow>();
+  const rowOf = (dimensions: (string | number)[]) => {
+    const key = JSON.stringify(dimensions);
+    let row = byKey.get(key);
+    if (row === undefined) {
+      row = { dimensions, counts: zeroCounts() };
+      byKey.set(key, row);
+    }
+    return row;
+  };
+  const [events, visits] = await Promise.all([
+    wantsEvents ? rawEventRows(db, plan, window) : [],
+    wantsVisits ? rawVisitRows(db, plan, window) : [],
+  ]);
+  for (const row of events) {
+    const dimensions = dimensionValues(plan, row);
+    if (dimensions === null) continue;
+    const counts = rowOf(dimensions).counts;
+    counts.events = Number(row.events);
+    counts.pageviews = Number(row.pageviews);
+    counts.visitors = Number(row.visitors);
+  }
+  for (const row of visits) {
+    const dimensions = dimensionValues(plan, row);
+    if (dimensions === null) continue;
+    const counts = rowOf(dimensions).counts;
+    counts.visits = Number(row.visits);
+    counts.bounces = Number(row.bounces);
+    counts.durationS = Number(row.duration_s);
+    counts.visitPageviews = Number(row.visit_pageviews);
+  }
+  return { rows: [...byKey.values()], visitorsEstimated: false };
+}
+
+/** A raw row's dimension values (`d0`, `d1`), or `null` when one is unknown: breakdowns leave those out. */
+function dimensionValues(plan: QueryPlan, row: Record<string, unknown>): (string | number)[] | null {
+  const values: (string | number)[] = [];
+  for (const [i, dimension] of plan.dimensions.entries()) {
+    const value = row[`d${i}`];
+    if (value === null || value === undefined) return null;
+    values.push(dimension.level === 'time' ? Number(value) - 1 : String(value));
+  }
+  return values;
+}
+
+function selectDimensions(plan: QueryPlan, expression: (dimension: PlannedDimension) => SQL): SQL {
+  if (plan.dimensions.length === 0) return sql``;
+  return sql`${sql.join(
+    plan.dimensions.map((dimension, i) => sql`${expression(dimension)} AS ${sql.identifier(`d${i}`)}`),
+    sql`, `,
+  )}, `;
+}
+
+function groupBy(plan: QueryPlan): SQL {
+  if (plan.dimensions.length === 0) return sql``;
+  return sql`GROUP BY ${sql.join(
+    plan.dimensions.map((_, i) => sql.raw(String(i + 1))),
+    sql`, `,
+  )}`;
+}
+
+type RawEventRow = Record<string, unknown> & { events: string; pageviews: string; visitors: string };
+
+/**
+ * Event metrics: the events of the window matching every filter, each with the
+ * visit it belongs to. Without a visit-level filter, events outside any visit
+ * (later than `LATE_EVENT_HOURS`) count with their own attributes; with one,
+ * the matching visits are read first and only their events joined, which
+ * PostgreSQL does through the `(site_id, visitor_id, event_ts)` index.
+ */
+function rawEventRows(db: Database, plan: QueryPlan, window: InstantWindow): Promise<RawEventRow[]> {
+  const [fromDay, toDay] = utcDays(window);
+  const byVisit = visitFilters(plan).length > 0;
+  const dimensions = selectDimensions(plan, (dimension) => {
+    if (dimension.level === 'time') return instantBucket(sql`e.event_ts`, window.buckets);
+    return byVisit && dimension.level === 'visit' ? visitExpression(dimension) : eventSideExpression(dimension);
+  });
+  const eventsInWindow = [
+    sql`e.site_id = ${plan.siteId}`,
+    sql`e.event_date BETWEEN ${fromDay}::date AND ${toDay}::date`,
+    sql`e.event_ts >= ${window.start.toISOString()}::timestamptz AND e.event_ts < ${window.end.toISOString()}::timestamptz`,
+    ...eventFilters(plan).map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
+  ];
+  const counts = sql`count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
+    count(DISTINCT e.visitor_id) AS visitors`;
+  if (byVisit) {
+    // Visits are dated by their local start day; one that began the day before the window can still reach into it.
+    const where = and([
+      sql`v.site_id = ${plan.siteId}`,
+      sql`v.date BETWEEN ${fromDay}::date - 1 AND ${toDay}::date + 1`,
+      sql`v.ended_at >= ${window.start.toISOString()}::timestamptz AND v.started_at < ${window.end.toISOString()}::timestamptz`,
+      ...visitFilters(plan).map((filter) =>
+        filterCondition(visitExpression(filter.dimension as Extract<NonTime, { level: 'visit' }>), filter),
+      ),
+      ...eventsInWindow,
+    ]);
+    return queryRows<RawEventRow>(
+      db,
+      sql`SELECT ${dimensions} ${counts}
+          FROM visits v
+          JOIN raw_events e ON e.site_id = v.site_id AND e.visitor_id = v.visitor_id
+            AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
+          WHERE ${where} ${groupBy(plan)}`,
+    );
+  }
+  return queryRows<RawEventRow>(
+    db,
+    sql`SELECT ${dimensions} ${counts}
+        FROM raw_events e
+        LEFT JOIN visits v ON v.site_id = e.site_id AND v.visitor_id = e.visitor_id
+          AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
+        WHERE ${and(eventsInWindow)} ${groupBy(plan)}`,
+  );
+}
+
+type RawVisitRow = Record<string, unknown> & {
+  visits: string;
+  bounces: string;
+  duration_s: string;
+  visit_pageviews: string;
+};
+
+/**
+ * Visit metrics: the visits that started in the window (`realtime`: that were
+ * active in it), matching the visit-level filters and having an event that
+ * matches every event-level filter. An event-level dimension splits a visit
+ * by the values its (matching) events have.
+ */
+function rawVisitRows(db: Database, plan: QueryPlan, window: InstantWindow): Promise<RawVisitRow[]> {
+  const eventDimensions = plan.dimensions
+    .map((dimension, i) => ({ dimension, i }))
+    .filter(
+      (entry): entry is { dimension: Extract<NonTime, { level: 'event' }>; i: number } =>
+        entry.dimension.level === 'event',
+    );
+  const matchingEvents = and([
+    sql`e.site_id = v.site_id AND e.visitor_id = v.visitor_id AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at`,
+    ...eventFilters(plan).map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
+  ]);
+  const dimensions = selectDimensions(plan, (dimension) => {
+    if (dimension.level === 'time') return instantBucket(sql`v.started_at`, window.buckets);
+    if (dimension.level === 'visit') return visitExpression(dimension);
+    return sql`ev.${sql.identifier(`e${plan.dimensions.indexOf(dimension)}`)}`;
+  });
+  const lateral =
+    eventDimensions.length === 0
+      ? sql``
+      : sql`CROSS JOIN LATERAL (SELECT DISTINCT ${sql.join(
+          eventDimensions.map(({ dimension, i }) => sql`${eventExpression(dimension)} AS ${sql.identifier(`e${i}`)}`),
+          sql`, `,
+        )} FROM raw_events e WHERE ${matchingEvents}) ev`;
+  const when =
+    window.days === null
+      ? sql`v.ended_at >= ${window.start.toISOString()}::timestamptz AND v.started_at < ${window.end.toISOString()}::timestamptz`
+      : sql`v.date BETWEEN ${window.days.from}::date AND ${window.days.to}::date`;
+  const where = and([
+    sql`v.site_id = ${plan.siteId}`,
+    when,
+    ...visitFilters(plan).map((filter) =>
+      filterCondition(visitExpression(filter.dimension as Extract<NonTime, { level: 'visit' }>), filter),
+    ),
+    ...(eventFilters(plan).length > 0 && eventDimensions.length === 0
+      ? [sql`EXISTS (SELECT 1 FROM raw_events e WHERE ${matchingEvents})`]
+      : []),
+  ]);
+  return queryRows<RawVisitRow>(
+    db,
+    sql`SELECT ${dimensions} count(*) AS visits, count(*) FILTER (WHERE v.events = 1 AND v.pageviews = 1) AS bounces,
+          coalesce(sum(floor(extract(epoch FROM v.ended_at - v.started_at))), 0) AS duration_s,
+          coalesce(sum(v.pageviews), 0) AS visit_pageviews
+        FROM visits v ${lateral}
+        WHERE ${where} ${groupBy(plan)}`,
+  );
+}

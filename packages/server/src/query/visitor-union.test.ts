@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { mergeSketches, VisitorSketch } from './sketches.js';
+import { VisitorUnion } from './visitor-union.js';
+
+const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `visitor-${from + i}`);
+const sketchOf = (visitors: string[]) => {
+  const sketch = new VisitorSketch();
+  for (const id of visitors) sketch.add(id);
+  return sketch.serialize();
+};
+
+describe('VisitorUnion', () => {
+  it('counts a union of sparse sketches and ids exactly while it is small', () => {
+    const union = new VisitorUnion();
+    union.addSketch(sketchOf(ids(0, 1_000)));
+    union.addSketch(sketchOf(ids(500, 1_500)));
+    for (const id of ids(1_400, 2_000)) union.addVisitor(id);
+    expect(union.exact).toBe(true);
+    expect(union.estimate()).toBe(2_000);
+    // Stored, it is the sketch of those visitors byte for byte.
+    expect(union.serialize()).toEqual(sketchOf(ids(0, 2_000)));
+  });
+
+  it('gives the estimate of the sketches’ own merge once dense, within 1 %', () => {
+    const days = [ids(0, 40_000), ids(30_000, 70_000), ids(65_000, 66_000), ids(69_000, 100_000)].map(sketchOf);
+    const union = new VisitorUnion();
+    for (const day of days) union.addSketch(day);
+    expect(union.exact).toBe(false);
+    expect(union.estimate()).toBe(mergeSketches(days).estimate());
+    expect(Math.abs(union.estimate() - 100_000) / 100_000).toBeLessThan(0.01);
+    expect(union.serialize()).toEqual(mergeSketches(days).serialize());
+  });
+});

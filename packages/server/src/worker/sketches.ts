@@ -1,0 +1,145 @@
+/**
+ * Sealing days: once no on-time event can reach a site-local day any more (it
+ * ended over `LATE_EVENT_HOURS` + the visit timeout ago), its visitors are
+ * counted per rollup row — exactly into `visitors_sum`, and as a mergeable
+ * HyperLogLog (`query/sketches.ts`) into `visitors_sketch` — from the raw
+ * events (totals, path, eventType, props) and the visits (visit-level
+ * dimensions) of that day. `site_day_seals` remembers the day's event count:
+ * a later event makes the seal stale, and the day is sealed again. A day whose
+ * raw events retention already deleted in part is not sealed (its sketches
+ * stay null). Runs in every worker process; the site lock keeps a seal and the
+ * site's folds apart, and sealing twice writes the same bytes.
+ */
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { type Database, queryRows } from '../db/client.js';
+import { sealPendingMonths } from '../query/months.js';
+import { VisitorSketch } from '../query/sketches.js';
+import { lockSites } from './fold-batch.js';
+import { VISIT_DIMENSIONS, type VisitRules } from './visits.js';
+
+const VISIT_VALUES = sql.raw(
+  `(VALUES ${VISIT_DIMENSIONS.map(([dimension, column]) => `('${dimension}', v.${column})`).join(', ')})`,
+);
+
+/** Seals one day; answers false when its raw events are incomplete (retention) or the site is gone. */
+export async function sealDay(db: Database, siteId: string, date: string): Promise<boolean> {
+  return db.transaction(async (transaction) => {
+    const tx = transaction as unknown as Database;
+    await lockSites(tx, sql`SELECT ${siteId}::text AS site_id`);
+    const [site] = await queryRows<{ time_zone: string; total: string | null }>(
+      tx,
+      sql`SELECT s.time_zone, a.total_views AS total FROM sites s
+          LEFT JOIN site_daily_aggregates a ON a.site_id = s.site_id AND a.date = ${date}::date
+          WHERE s.site_id = ${siteId}`,
+    );
+    if (!site) return false;
+    const total = Number(site.total ?? 0);
+    const rows = await queryRows<{ dimension: string; value: string; visitors: string[]; raw: string }>(
+      tx,
+      sql`
+      WITH day AS (
+        SELECT visitor_id, event_type, path, props FROM raw_events
+        WHERE site_id = ${siteId} AND event_date BETWEEN ${date}::date - 1 AND ${date}::date + 1
+          AND (event_ts AT TIME ZONE ${site.time_zone})::date = ${date}::date
+      ),
+      slices AS (
+        SELECT '' AS dimension, '' AS value, visitor_id FROM day
+        UNION ALL SELECT 'path', path, visitor_id FROM day
+        UNION ALL SELECT 'eventType', event_type, visitor_id FROM day
+        UNION ALL SELECT 'props:' || p.key, p.value, visitor_id
+          FROM day, LATERAL jsonb_each_text(day.props) AS p(key, value)
+          WHERE day.props IS NOT NULL AND jsonb_typeof(day.props) = 'object'
+        UNION ALL SELECT x.dimension, x.value, v.visitor_id
+          FROM visits v, LATERAL ${VISIT_VALUES} AS x(dimension, value)
+          WHERE v.site_id = ${siteId} AND v.date = ${date}::date AND x.value IS NOT NULL
+      )
+      SELECT dimension, value, array_agg(DISTINCT visitor_id) FILTER (WHERE visitor_id IS NOT NULL) AS visitors,
+             (SELECT count(*) FROM day) AS raw
+      FROM slices GROUP BY dimension, value`,
+    );
+    const raw = Number(rows[0]?.raw ?? 0);
+    const complete = raw === total;
+    if (complete && rows.length > 0) {
+      const sketches = rows.map(({ dimension, value, visitors }) => {
+        const sketch = new VisitorSketch();
+        for (const visitor of visitors ?? []) sketch.add(visitor);
+        return { dimension, value, visitors: (visitors ?? []).length, sketch: sketch.serialize().toString('base64') };
+      });
+      await tx.execute(sql`
+        INSERT INTO site_daily_rollups AS t (site_id, date, dimension, value, visitors_sum, visitors_sketch)
+        SELECT ${siteId}, ${date}::date, r.dimension, r.value, r.visitors, decode(r.sketch, 'base64')
+        FROM json_to_recordset(${JSON.stringify(sketches)}::json) AS r(dimension text, value text, visitors bigint, sketch text)
+        ORDER BY r.dimension, r.value
+        ON CONFLICT (site_id, date, dimension, value) DO UPDATE
+          SET visitors_sum = excluded.visitors_sum, visitors_sketch = excluded.visitors_sketch`);
+    }
+    await tx.execute(sql`
+      INSERT INTO site_day_seals (site_id, date, events) VALUES (${siteId}, ${date}::date, ${total})
+      ON CONFLICT (site_id, date) DO UPDATE SET events = excluded.events, sealed_at = now()`);
+    return complete;
+  });
+}
+
+/** Seals up to `limit` due days (never sealed, or stale); answers how many it looked at. */
+export async function sealDueDays(db: Database, rules: VisitRules, limit = 50): Promise<number> {
+  const due = await queryRows<{ site_id: string; date: string }>(
+    db,
+    sql`
+    SELECT a.site_id, a.date::text AS date
+    FROM site_daily_aggregates a
+    JOIN sites s ON s.site_id = a.site_id AND s.time_zone = s.rollups_time_zone
+    LEFT JOIN site_day_seals z ON z.site_id = a.site_id AND z.date = a.date
+    WHERE a.date < ((now() - make_interval(hours => ${rules.lateEventHours}, mins => ${rules.timeoutMinutes}))
+                    AT TIME ZONE s.time_zone)::date
+      AND (z.events IS NULL OR z.events <> a.total_views)
+    ORDER BY a.site_id, a.date
+    LIMIT ${limit}`,
+  );
+  for (const { site_id: siteId, date } of due) await sealDay(db, siteId, date);
+  return due.length;
+}
+
+/** Seals due days every `intervalMs` (first run right away); `stop()` waits for a run under way. */
+export function startSealing({
+  db,
+  rules,
+  logger,
+  intervalMs = 60_000,
+}: {
+  db: Database;
+  rules: VisitRules;
+  logger: Logger;
+  intervalMs?: number;
+}) {
+  let running: Promise<void> | undefined;
+  const run = async () => {
+    try {
+      while ((await sealDueDays(db, rules)) > 0) {
+        // Keep going while there is a backlog (a fresh deployment seals its history in slices).
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'sealing days failed; retrying at the next interval');
+    }
+    try {
+      // Then whole settled months, merged from their sealed days (`query/months.ts`).
+      await sealPendingMonths(db, { lateEventHours: rules.lateEventHours });
+    } catch (error) {
+      logger.warn({ err: error }, 'sealing months failed; retrying at the next interval');
+    }
+  };
+  const tick = () => {
+    running ??= run().finally(() => {
+      running = undefined;
+    });
+  };
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  tick();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

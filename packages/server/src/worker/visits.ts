@@ -1,0 +1,220 @@
+/**
+ * Visits, exactly once (SPEC §11). Part of the fold's one statement (`visitCtes`), after
+ * the raw events are inserted and while the fold holds its sites' locks (so no
+ * other transaction changes these visitors' events or visits meanwhile, and
+ * this statement sees every committed event of theirs).
+ *
+ * For each (site, visitor) whose on-time events were newly inserted, with
+ * window W = [first new event − timeout, last new event + timeout]:
+ * - the stored visits overlapping W are the only ones the new events can
+ *   change (a visit outside W has a gap over the timeout to every new event);
+ * - fast path, the common case: no such visit, or one whose first event comes
+ *   before every new event (in `(event_ts, event_id)` order) — the new visits
+ *   are computed from that visit's row (as one segment: first event, last
+ *   event, last page view) and the new events, without reading raw events;
+ * - otherwise, every on-time raw event of the visitor in the span of those
+ *   visits and the new events is read again and cut into visits (gaps and
+ *   islands over `event_ts`, ties broken by `event_id`).
+ * The old visits that are not among the new ones are deleted, the new ones
+ * upserted, and (new − old) is added to the visit rollups, keys sorted.
+ *
+ * "On time": received at most `LATE_EVENT_HOURS` after its timestamp. A later
+ * event counts as an event everywhere but never changes visits, so a visit is
+ * the same whatever order its events came in.
+ */
+import { type SQL, sql } from 'drizzle-orm';
+
+export interface VisitRules {
+  /** `VISIT_TIMEOUT_MINUTES`. */
+  timeoutMinutes: number;
+  /** `LATE_EVENT_HOURS`. */
+  lateEventHours: number;
+}
+
+export const DEFAULT_VISIT_RULES: VisitRules = { timeoutMinutes: 30, lateEventHours: 48 };
+
+/** The visit attributes taken from its first event, in column order. */
+const FIRST_EVENT_COLUMNS = [
+  'source',
+  'channel',
+  'referrer_domain',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'device',
+  'browser',
+  'os',
+  'country',
+  'region',
+  'city',
+  'language',
+] as const;
+
+/** Visit-level dimensions of `site_daily_rollups` and the visit column each reads. */
+export const VISIT_DIMENSIONS: readonly (readonly [string, string])[] = [
+  ['entryPage', 'entry_page'],
+  ['exitPage', 'exit_page'],
+  ['source', 'source'],
+  ['channel', 'channel'],
+  ['referrer', 'referrer_domain'],
+  ['utmSource', 'utm_source'],
+  ['utmMedium', 'utm_medium'],
+  ['utmCampaign', 'utm_campaign'],
+  ['utmTerm', 'utm_term'],
+  ['utmContent', 'utm_content'],
+  ['country', 'country'],
+  ['region', 'region'],
+  ['city', 'city'],
+  ['device', 'device'],
+  ['browser', 'browser'],
+  ['os', 'os'],
+  ['language', 'language'],
+];
+
+const columns = (prefix: string) => FIRST_EVENT_COLUMNS.map((column) => `${prefix}${column}`).join(', ');
+
+/** The `(dimension, value, counts events)` rows one visit spreads into; the totals take only visit metrics. */
+const DIMENSION_VALUES = sql.raw(
+  `(VALUES ('', '', 0), ${VISIT_DIMENSIONS.map(([dimension, column]) => `('${dimension}', d.${column}, 1)`).join(', ')})`,
+);
+
+/**
+ * Recomputes the visits of the visitors whose raw events `newEvents` selects
+ * (a condition on `raw_events r`: this fold's inserted ids, or a whole site
+ * when re-folding) and applies the change to the rollups.
+ */
+/**
+ * The visit recompute as CTEs for the fold's one statement: reads `fresh` (the
+ * newly inserted raw events), writes `visits`, and ends with `visit_rows`, the
+ * (new − old) rollup rows, which the fold adds with the event-level rows in one
+ * insert.
+ */
+export function visitCtes(rules: VisitRules): SQL {
+  const timeout = sql`make_interval(mins => ${rules.timeoutMinutes})`;
+  const late = sql`make_interval(hours => ${rules.lateEventHours})`;
+  const first = sql.raw(columns(''));
+  const eventSegment = (alias: string) =>
+    sql.raw(`${alias}.site_id, ${alias}.visitor_id, ${alias}.event_ts, ${alias}.event_id, ${alias}.event_ts, 1,
+             (${alias}.event_type = 'page_view')::int, ${alias}.path,
+             CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.path END,
+             CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.event_ts END, ${alias}.event_id,
+             ${columns(`${alias}.`)}`);
+  return sql`
+    new AS (
+      SELECT * FROM fresh r WHERE r.visitor_id IS NOT NULL AND r.ingestion_ts - r.event_ts <= ${late}
+    ),
+    pairs AS (
+      SELECT site_id, visitor_id, min(event_ts) AS lo, max(event_ts) AS hi,
+             (array_agg(event_id ORDER BY event_ts, event_id))[1] AS first_id
+      FROM new GROUP BY site_id, visitor_id
+    ),
+    old AS (
+      SELECT v.* FROM visits v JOIN pairs p USING (site_id, visitor_id)
+      WHERE v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
+    ),
+    old_span AS (
+      SELECT site_id, visitor_id, count(*) AS n, min(started_at) AS lo, max(ended_at) AS hi,
+             min(started_at) AS first_ts, min(first_event_id::text)::uuid AS first_id
+      FROM old GROUP BY site_id, visitor_id
+    ),
+    plan AS (
+      SELECT p.site_id, p.visitor_id,
+             (o.n IS NULL OR (o.n = 1 AND (p.lo, p.first_id) > (o.first_ts, o.first_id))) AS fast,
+             least(p.lo, o.lo) AS lo, greatest(p.hi, o.hi) AS hi
+      FROM pairs p LEFT JOIN old_span o USING (site_id, visitor_id)
+    ),
+    segments (site_id, visitor_id, ts_start, tb, ts_end, events, pageviews, entry, exit, exit_ts, exit_tb, ${first}) AS (
+      SELECT o.site_id, o.visitor_id, o.started_at, o.first_event_id, o.ended_at, o.events, o.pageviews,
+             o.entry_page, o.exit_page, o.exit_at, o.exit_event_id, ${sql.raw(columns('o.'))}
+      FROM old o JOIN plan p USING (site_id, visitor_id) WHERE p.fast
+      UNION ALL
+      SELECT ${eventSegment('n')} FROM new n JOIN plan p USING (site_id, visitor_id) WHERE p.fast
+      UNION ALL
+      SELECT ${eventSegment('r')}
+      FROM plan p JOIN raw_events r
+        ON r.site_id = p.site_id AND r.visitor_id = p.visitor_id AND r.event_ts BETWEEN p.lo AND p.hi
+      WHERE NOT p.fast AND r.ingestion_ts - r.event_ts <= ${late}
+    ),
+    flagged AS (
+      SELECT *, CASE WHEN ts_start - max(ts_end) OVER (
+                  PARTITION BY site_id, visitor_id ORDER BY ts_start, tb
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= ${timeout}
+                THEN 0 ELSE 1 END AS starts
+      FROM segments
+    ),
+    numbered AS (
+      SELECT *, sum(starts) OVER (
+               PARTITION BY site_id, visitor_id ORDER BY ts_start, tb ROWS UNBOUNDED PRECEDING) AS island
+      FROM flagged
+    ),
+    firsts AS (
+      SELECT DISTINCT ON (site_id, visitor_id, island) site_id, visitor_id, island, tb, entry, ${first}
+      FROM numbered ORDER BY site_id, visitor_id, island, ts_start, tb
+    ),
+    exits AS (
+      SELECT DISTINCT ON (site_id, visitor_id, island) site_id, visitor_id, island, exit, exit_ts, exit_tb
+      FROM numbered WHERE exit IS NOT NULL ORDER BY site_id, visitor_id, island, exit_ts DESC, exit_tb DESC
+    ),
+    sums AS (
+      SELECT site_id, visitor_id, island, min(ts_start) AS started_at, max(ts_end) AS ended_at,
+             sum(events)::int AS events, sum(pageviews)::int AS pageviews
+      FROM numbered GROUP BY site_id, visitor_id, island
+    ),
+    computed AS (
+      SELECT s.site_id, s.visitor_id, s.started_at, s.ended_at,
+             (s.started_at AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS date,
+             s.events, s.pageviews, f.entry AS entry_page, x.exit AS exit_page,
+             f.tb AS first_event_id, x.exit_ts AS exit_at, x.exit_tb AS exit_event_id, ${sql.raw(columns('f.'))}
+      FROM sums s JOIN firsts f USING (site_id, visitor_id, island)
+      LEFT JOIN exits x USING (site_id, visitor_id, island)
+      LEFT JOIN sites z ON z.site_id = s.site_id
+    ),
+    -- Old visits that no new one replaces (keys matched by grouping: CTEs have no statistics, and an
+    -- anti-join between two of them would be planned as a nested loop).
+    gone AS (
+      SELECT site_id, visitor_id, started_at FROM (
+        SELECT site_id, visitor_id, started_at, 1 AS old FROM old
+        UNION ALL SELECT site_id, visitor_id, started_at, 0 FROM computed
+      ) keyed GROUP BY site_id, visitor_id, started_at HAVING min(old) = 1
+    ),
+    removed AS (
+      DELETE FROM visits v USING gone g
+      WHERE v.site_id = g.site_id AND v.visitor_id = g.visitor_id AND v.started_at = g.started_at
+    ),
+    upserted AS (
+      INSERT INTO visits AS v (site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
+                               exit_page, first_event_id, exit_at, exit_event_id, ${first})
+      SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
+             exit_page, first_event_id, exit_at, exit_event_id, ${first}
+      FROM computed ORDER BY site_id, visitor_id, started_at
+      ON CONFLICT (site_id, visitor_id, started_at) DO UPDATE SET
+        ended_at = excluded.ended_at, date = excluded.date, events = excluded.events,
+        pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
+        first_event_id = excluded.first_event_id, exit_at = excluded.exit_at, exit_event_id = excluded.exit_event_id,
+        ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', '))}
+    ),
+    signed AS (
+      SELECT site_id, date, entry_page, exit_page, ${first}, 1 AS visits, events, pageviews,
+             (events = 1 AND pageviews = 1)::int AS bounces,
+             floor(extract(epoch FROM ended_at - started_at))::bigint AS duration_s
+      FROM computed
+      UNION ALL
+      SELECT site_id, date, entry_page, exit_page, ${first}, -1, -events, -pageviews,
+             -(events = 1 AND pageviews = 1)::int, -floor(extract(epoch FROM ended_at - started_at))::bigint
+      FROM old
+    ),
+    -- An extended visit's old and new rows mostly share every attribute: net them out before spreading into dimensions.
+    d AS (
+      SELECT site_id, date, entry_page, exit_page, ${first}, sum(visits) AS visits, sum(events) AS events,
+             sum(pageviews) AS pageviews, sum(bounces) AS bounces, sum(duration_s) AS duration_s
+      FROM signed GROUP BY site_id, date, entry_page, exit_page, ${first}
+    ),
+    visit_rows AS (
+      SELECT d.site_id, d.date, x.dimension, x.value, d.events * x.counts AS events,
+             d.pageviews * x.counts AS pageviews, d.visits, d.bounces, d.duration_s
+      FROM d, LATERAL ${DIMENSION_VALUES} AS x(dimension, value, counts)
+      WHERE x.value IS NOT NULL
+    )`;
+}
