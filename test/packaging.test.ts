@@ -228,8 +228,21 @@ describe('@tally/server embedded in a Hono app (examples/hono-embed), installed 
         'the page view and the signup to be counted',
       );
       expect(stats).toMatchObject({ totalViews: 2, uniqueUsers: 1 });
+
+      // The dashboard, mounted under the host's path too, shows the visit (the range ends today).
+      const dashboard = await context.newPage();
+      const dashboardDevtools = await context.newCDPSession(dashboard);
+      dashboardDevtools.on('Network.requestWillBeSent', (sent) => void requests.push(sent.request.url));
+      await dashboardDevtools.send('Network.enable');
+      await dashboard.goto(`${origin}/_t/dashboard/hono_host`);
+      await dashboard.locator('#dashboard[aria-busy="false"][data-rendered]').waitFor();
+      const pageviews = await dashboard.locator('[data-metric="pageviews"] .value').getAttribute('data-value');
+      expect(Number(pageviews)).toBe(1);
+
       expect(requests.filter((url) => !url.startsWith(`${origin}/`))).toEqual([]);
-      expect(requests).toEqual(expect.arrayContaining([`${origin}/_t/s.js`, `${origin}/_t/api/events`]));
+      expect(requests).toEqual(
+        expect.arrayContaining([`${origin}/_t/s.js`, `${origin}/_t/api/events`, `${origin}/_t/api/query`]),
+      );
     } finally {
       await browser.close();
       expect(await host.stop(30_000), host.output()).toBe(0);
