@@ -63,6 +63,7 @@ export function dashboardQueries(siteId, days) {
         metrics: ['visitors', 'pageviews'],
         dimensions: ['path'],
         filters: [['is', 'source', ['Google']]],
+        orderBy: [['pageviews', 'desc']],
         limit: 10,
       }),
     ],
