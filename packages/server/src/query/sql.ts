@@ -227,26 +227,34 @@ export const MONTH_IS_CURRENT = sql`
 function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
   const time = plan.dimensions.find((dimension) => dimension.level === 'time');
   if (time !== undefined && time.bucket !== 'month') return [];
+  return monthsWithin(window.from, window.to);
+}
+
+/** The calendar months lying wholly within `[from, to]`, by their 1st. */
+export function monthsWithin(from: string, to: string): string[] {
   const months: string[] = [];
-  let month = window.from.endsWith('-01') ? window.from : addMonths(`${window.from.slice(0, 8)}01`, 1);
-  while (addDays(addMonths(month, 1), -1) <= window.to) {
+  let month = from.endsWith('-01') ? from : addMonths(`${from.slice(0, 8)}01`, 1);
+  while (addDays(addMonths(month, 1), -1) <= to) {
     months.push(month);
     month = addMonths(month, 1);
   }
   return months;
 }
 
-/** Which of the window's whole months are sealed and still match their days (`months.ts`). */
-async function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
-  const months = wholeMonths(plan, window);
+/** Which of a site's `months` are sealed and still match their days (`months.ts`). */
+export async function currentSealedMonths(db: Database, siteId: string, months: string[]): Promise<string[]> {
   if (months.length === 0) return [];
   const rows = await queryRows<{ month: string }>(
     db,
     sql`SELECT m.month::text AS month FROM site_monthly_rollups m
-        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+        WHERE m.site_id = ${siteId} AND m.dimension = '' AND m.value = ''
           AND m.month = ANY(${sql.param(months)}::date[]) AND ${MONTH_IS_CURRENT}`,
   );
   return rows.map((row) => row.month);
+}
+
+function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
+  return currentSealedMonths(db, plan.siteId, wholeMonths(plan, window));
 }
 
 /**
