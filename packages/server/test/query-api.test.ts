@@ -484,6 +484,10 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     for (const [i, question] of questions.entries()) {
       expect(await rows({ ...question, dateRange: november }), JSON.stringify(question)).toEqual(before[i]);
     }
+    const month = await jsonOf(
+      await stack.app.request('/api/stats?siteId=shop&from=2024-11-01&to=2024-11-30', { headers: KEY }),
+    );
+    expect(month).toMatchObject({ totalViews: 9, uniqueUsers: 4 });
     // A month whose days changed after it was sealed is read from its days again.
     await stack.query(
       "UPDATE site_monthly_rollups SET visits = visits + 1 WHERE site_id = 'shop' AND dimension = '' AND month = '2024-11-01'",

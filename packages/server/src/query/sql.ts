@@ -162,7 +162,7 @@ export async function aggregateRollups(
       sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
             sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
             sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
-          FROM ${rollupFrom(plan, dimension, sealed)} WHERE ${where} GROUP BY 1, 2
+          FROM ${rollupFrom(plan, dimension, sealed, window)} WHERE ${where} GROUP BY 1, 2
           HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
     ),
     dimension === '' && plan.metrics.includes('viewsPerVisit')
@@ -170,7 +170,7 @@ export async function aggregateRollups(
         queryRows<{ b: number; pageviews: string }>(
           db,
           sql`SELECT ${bucket} AS b, sum(r.pageviews) AS pageviews
-              FROM ${rollupFrom(plan, 'entryPage', sealed)} WHERE ${rollupWhere(plan, 'entryPage', window, null)}
+              FROM ${rollupFrom(plan, 'entryPage', sealed, window)} WHERE ${rollupWhere(plan, 'entryPage', window, null)}
               GROUP BY 1`,
         )
       : [],
@@ -185,7 +185,7 @@ export async function aggregateRollups(
             (days) =>
               new Map(days.map((day) => [`${day.b}\u0000`, { visitors: Number(day.unique_users), estimated: false }])),
           )
-        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed), window, where, dimension),
+        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed, window), window, where, dimension),
   ]);
   const byKey = new Map<string, AggregatedRow>();
   for (const row of rows) {
@@ -227,39 +227,56 @@ export const MONTH_IS_CURRENT = sql`
 function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
   const time = plan.dimensions.find((dimension) => dimension.level === 'time');
   if (time !== undefined && time.bucket !== 'month') return [];
+  return monthsWithin(window.from, window.to);
+}
+
+/** The calendar months lying wholly within `[from, to]`, by their 1st. */
+export function monthsWithin(from: string, to: string): string[] {
   const months: string[] = [];
-  let month = window.from.endsWith('-01') ? window.from : addMonths(`${window.from.slice(0, 8)}01`, 1);
-  while (addDays(addMonths(month, 1), -1) <= window.to) {
+  let month = from.endsWith('-01') ? from : addMonths(`${from.slice(0, 8)}01`, 1);
+  while (addDays(addMonths(month, 1), -1) <= to) {
     months.push(month);
     month = addMonths(month, 1);
   }
   return months;
 }
 
-/** Which of the window's whole months are sealed and still match their days (`months.ts`). */
-async function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
-  const months = wholeMonths(plan, window);
+/** Which of a site's `months` are sealed and still match their days (`months.ts`). */
+export async function currentSealedMonths(db: Database, siteId: string, months: string[]): Promise<string[]> {
   if (months.length === 0) return [];
   const rows = await queryRows<{ month: string }>(
     db,
     sql`SELECT m.month::text AS month FROM site_monthly_rollups m
-        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+        WHERE m.site_id = ${siteId} AND m.dimension = '' AND m.value = ''
           AND m.month = ANY(${sql.param(months)}::date[]) AND ${MONTH_IS_CURRENT}`,
   );
   return rows.map((row) => row.month);
+}
+
+function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
+  return currentSealedMonths(db, plan.siteId, wholeMonths(plan, window));
 }
 
 /**
  * The rollup rows of one dimension as `r`: sealed months as one row each
  * (dated by their 1st), every other day as itself.
  */
-function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[]): SQL {
+function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[], window: DayWindow): SQL {
   if (sealed.length === 0) return sql`site_daily_rollups r`;
   const months = sql`${sql.param(sealed)}::date[]`;
+  // The window's days outside the sealed months, as ranges, so the index reads no day twice.
+  const gaps: SQL[] = [];
+  let day = window.from;
+  for (const month of [...sealed].sort()) {
+    if (day < month) gaps.push(sql`date BETWEEN ${day}::date AND ${addDays(month, -1)}::date`);
+    day = addMonths(month, 1);
+  }
+  if (day <= window.to) gaps.push(sql`date BETWEEN ${day}::date AND ${window.to}::date`);
+  const days = gaps.length === 0 ? sql`false` : sql`(${sql.join(gaps, sql` OR `)})`;
   return sql`(
     SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_sum
     FROM site_daily_rollups
-    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND date_trunc('month', date)::date <> ALL(${months})
+    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND ${days}
     UNION ALL
     SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, NULL::bigint
     FROM site_monthly_rollups
@@ -321,18 +338,18 @@ async function rollupVisitors(
     }
     return counted;
   }
-  // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL: one read per row, not per day.
+  // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL; dense ones one by one.
   const [sketches, [unsealedDays]] = await Promise.all([
-    queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null }>(
+    queryRows<{ b: number; v: string; s: Buffer }>(
       db,
       sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
-            CASE WHEN get_byte(r.visitors_sketch, 0) = 1
-              THEN decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea)
-              ELSE NULL END AS s,
-            CASE WHEN get_byte(r.visitors_sketch, 0) = 1 THEN NULL ELSE array_agg(r.visitors_sketch) END AS dense
+            decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea) AS s
           FROM ${from}
-          WHERE ${where} AND r.visitors_sketch IS NOT NULL
-          GROUP BY 1, 2, get_byte(r.visitors_sketch, 0) = 1`,
+          WHERE ${where} AND get_byte(r.visitors_sketch, 0) = 1
+          GROUP BY 1, 2
+          UNION ALL
+          SELECT ${bucket}, ${rowValue(plan)}, r.visitors_sketch FROM ${from}
+          WHERE ${where} AND get_byte(r.visitors_sketch, 0) <> 1`,
     ),
     queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
   ]);
@@ -364,11 +381,7 @@ async function rollupVisitors(
     }
     return union;
   };
-  for (const row of sketches) {
-    const union = unionOf(Number(row.b), row.v);
-    if (row.s) union.addSketch(row.s);
-    for (const dense of row.dense ?? []) union.addSketch(dense);
-  }
+  for (const row of sketches) unionOf(Number(row.b), row.v).addSketch(row.s);
   for (const row of ids) unionOf(Number(row.b), row.v).addVisitor(row.id);
   for (const [key, union] of unions) counted.set(key, { visitors: union.estimate(), estimated: !union.exact });
   return counted;

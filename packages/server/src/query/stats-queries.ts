@@ -14,6 +14,7 @@ import {
   siteDailyEventVisitors,
   siteDailyPathCounts,
 } from '../db/schema/index.js';
+import { currentSealedMonths, monthsWithin } from './sql.js';
 import { VisitorUnion } from './visitor-union.js';
 
 /** Ties in top paths sort by path in byte order, whatever the database's collation. */
@@ -174,8 +175,11 @@ async function distinctVisitors(
   eventType: string | undefined,
 ): Promise<number> {
   const [dimension, value] = eventType ? ['eventType', eventType] : ['', ''];
+  // Whole sealed months are one merged sketch each; the other days are read day by day.
+  const sealed = await currentSealedMonths(db, siteId, monthsWithin(from, to));
   const days = sql`r.site_id = ${siteId} AND r.dimension = ${dimension} AND r.value = ${value}
-                   AND r.date BETWEEN ${from}::date AND ${to}::date`;
+                   AND r.date BETWEEN ${from}::date AND ${to}::date
+                   AND date_trunc('month', r.date)::date <> ALL(${sql.param(sealed)}::date[])`;
   const unsealed = eventType
     ? sql`SELECT DISTINCT u.visitor_id FROM site_daily_event_visitors u
           WHERE u.site_id = ${siteId} AND u.event_type = ${eventType} AND u.date = ANY(SELECT date FROM missing)`
@@ -184,7 +188,11 @@ async function distinctVisitors(
   const [sketches, ids] = await Promise.all([
     queryRows<{ s: Buffer }>(
       db,
-      sql`SELECT r.visitors_sketch AS s FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NOT NULL`,
+      sql`SELECT r.visitors_sketch AS s FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NOT NULL
+          UNION ALL
+          SELECT m.visitors_sketch FROM site_monthly_rollups m
+          WHERE m.site_id = ${siteId} AND m.dimension = ${dimension} AND m.value = ${value}
+            AND m.month = ANY(${sql.param(sealed)}::date[])`,
     ),
     queryRows<{ visitor_id: string }>(
       db,
