@@ -108,6 +108,24 @@ describe('days that JS and PostgreSQL agree on', () => {
     },
   );
 
+  it.each([[['9999-12-01', '9999-12-31']], [['1970-01-01', '1970-01-31']], [['9999-01-01', '9999-12-31']]])(
+    'POST /api/query over %j, at the edges of time, answers 200 or 400, never a 500',
+    async (dateRange) => {
+      for (const dimensions of [[], ['time:day'], ['time:month'], ['source']]) {
+        const response = await postJson(stack.app, '/api/query', {
+          siteId: 's',
+          metrics: ['visitors', 'pageviews'],
+          dateRange,
+          dimensions,
+          compare: 'previousPeriod',
+        });
+        expect([200, 400], `${JSON.stringify(dimensions)}: ${await response.clone().text()}`).toContain(
+          response.status,
+        );
+      }
+    },
+  );
+
   it('a timestamp past microseconds stays on its day: cut to milliseconds when queued', async () => {
     const response = await postJson(
       stack.app,

@@ -146,7 +146,7 @@ describe('each problem answers a message naming it', () => {
     [
       'a date before 1970',
       { ...base, dateRange: ['1969-12-31', '1970-01-01'] },
-      ['dateRange.0: "1969-12-31" must be between 1970-01-01 and 9999-12-31'],
+      ['dateRange.0: "1969-12-31" must be between 1970-01-01 and 9998-12-31'],
     ],
     [
       'from after to',

@@ -90,7 +90,11 @@ export const QUERY_LIMITS = {
   maxOffset: 1_000_000,
   /** The earliest day a range may start: events before 1970 are refused at ingestion. */
   minDate: '1970-01-01',
-  maxDate: '9999-12-31',
+  /**
+   * The latest day a range may end: a year short of PostgreSQL's and JS's last day, because time
+   * buckets and a range's bounds reach past its end (the next week or month), which must be a date.
+   */
+  maxDate: '9998-12-31',
 } as const;
 
 const FILTERABLE_DIMENSIONS = [...EVENT_DIMENSIONS, ...VISIT_DIMENSIONS] as const;

@@ -233,12 +233,20 @@ function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
 /** The calendar months lying wholly within `[from, to]`, by their 1st. */
 export function monthsWithin(from: string, to: string): string[] {
   const months: string[] = [];
-  let month = from.endsWith('-01') ? from : addMonths(`${from.slice(0, 8)}01`, 1);
-  while (addDays(addMonths(month, 1), -1) <= to) {
-    months.push(month);
-    month = addMonths(month, 1);
+  // By numbers, not date strings: a range may end on 9999-12-31, whose next month has no date.
+  let year = Number(from.slice(0, 4));
+  let month = Number(from.slice(5, 7)) + (from.endsWith('-01') ? 0 : 1);
+  for (;;) {
+    if (month > 12) {
+      year += 1;
+      month = 1;
+    }
+    const first = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-01`;
+    const lastDay = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    if (year > 9999 || `${first.slice(0, 8)}${String(lastDay).padStart(2, '0')}` > to) return months;
+    months.push(first);
+    month += 1;
   }
-  return months;
 }
 
 /** Which of a site's `months` are sealed and still match their days (`months.ts`). */
