@@ -291,6 +291,18 @@ const ZONES = [
   'Africa/Casablanca',
 ];
 
+describe('a day a zone skipped', () => {
+  test('weeks across Samoa’s missing 2011-12-30 start each day when it does (found by the property below)', () => {
+    const range = { from: '2011-11-07', to: '2011-12-30' };
+    const buckets = timeBuckets(range, 'week', 'Pacific/Apia');
+    const last = buckets.at(-1);
+    expect(last?.end.getTime()).toBe(startOfLocalDay('2011-12-31', 'Pacific/Apia').getTime());
+    for (let i = 1; i < buckets.length; i++) {
+      expect(buckets[i]?.start.getTime()).toBe(buckets[i - 1]?.end.getTime());
+    }
+  });
+});
+
 describe('property: buckets cover the range exactly once, ascending', () => {
   test('for every size, zone and range', () => {
     fc.assert(

@@ -287,7 +287,7 @@ function dayStarts(range: DayRange, timeZone: string): number[] {
   const starts: number[] = [];
   let start = startOfLocalDay(range.from, timeZone).getTime();
   let offset = offsetAt(start, timeZone);
-  let atMidnight = isMidnight(start, timeZone);
+  let atMidnight = isMidnight(start, timeZone, range.from);
   starts.push(start);
   const last = addDays(range.to, 1);
   for (let day = addDays(range.from, 1); day <= last; day = addDays(day, 1)) {
@@ -298,16 +298,21 @@ function dayStarts(range: DayRange, timeZone: string): number[] {
     } else {
       start = startOfLocalDay(day, timeZone).getTime();
       offset = offsetAt(start, timeZone);
-      atMidnight = isMidnight(start, timeZone);
+      atMidnight = isMidnight(start, timeZone, day);
     }
     starts.push(start);
   }
   return starts;
 }
 
-function isMidnight(instant: number, timeZone: string): boolean {
+/**
+ * Whether `instant` is the midnight that starts `day` there. A day a zone skipped (Samoa's
+ * 2011-12-30) starts when the next one does, so its start is no midnight *of it*, and the day
+ * after must be looked up rather than taken as 24 hours later.
+ */
+function isMidnight(instant: number, timeZone: string, day: string): boolean {
   const clock = wallClock(instant, timeZone);
-  return clock.hour === 0 && clock.minute === 0 && clock.second === 0;
+  return clock.hour === 0 && clock.minute === 0 && clock.second === 0 && dayOf(clock) === day;
 }
 
 function hourBuckets(range: DayRange, timeZone: string): TimeBucket[] {
