@@ -117,6 +117,9 @@ export async function startTestStack(
   const queue = services.queue as TestStack['queue'];
   const workers: QueueWorker[] = [];
   const pool = new pg.Pool({ connectionString: testDatabase.url, max: 2 });
+  // Dropping the test database (WITH FORCE) ends this pool's connections; that is teardown, not a failure.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
 
   const stack: TestStack = {
     app: services.createApp(),
