@@ -83,15 +83,20 @@ export function queuedTimestamp(timestamp: string): string {
   return new Date(Date.parse(timestamp)).toISOString();
 }
 
-/** `event` as queued; its timestamp already cut by `queuedTimestamp`. */
-export function toQueuedEvent(event: Event, visitorId: string, receivedAt: number): QueuedEvent {
+/** `event` as queued, with its timestamp as cut by `queuedTimestamp` (cut here when not given). */
+export function toQueuedEvent(
+  event: Event,
+  visitorId: string,
+  receivedAt: number,
+  timestamp = queuedTimestamp(event.timestamp),
+): QueuedEvent {
   const queued: QueuedEvent = {
     eventId: event.eventId?.toLowerCase() ?? crypto.randomUUID(),
     visitorId,
     siteId: event.siteId,
     eventType: event.eventType,
     path: event.path,
-    timestamp: event.timestamp,
+    timestamp,
     receivedAt,
   };
   if (event.userId !== undefined) queued.userId = event.userId;
@@ -119,7 +124,11 @@ async function enrichAndCheckHosts(c: Context, deps: IngestDeps, events: QueuedE
     return events;
   }
   const bySite = new Map<string, QueuedEvent[]>();
-  for (const event of events) bySite.set(event.siteId, [...(bySite.get(event.siteId) ?? []), event]);
+  for (const event of events) {
+    const siteEvents = bySite.get(event.siteId);
+    if (siteEvents) siteEvents.push(event);
+    else bySite.set(event.siteId, [event]);
+  }
   const pageHost = pageHostOf(c);
   const kept: QueuedEvent[] = [];
   let dropped = 0;
@@ -133,7 +142,9 @@ async function enrichAndCheckHosts(c: Context, deps: IngestDeps, events: QueuedE
     kept.push(...siteEvents);
   }
   if (dropped > 0) markFiltered(c, 'hostname', dropped);
-  return bySite.size === 1 ? kept : events.filter((event) => kept.includes(event));
+  if (bySite.size === 1 || dropped === 0) return kept.length === events.length ? events : kept;
+  const keep = new Set(kept);
+  return events.filter((event) => keep.has(event)); // request order, across sites
 }
 
 export interface Rejection {
@@ -174,12 +185,18 @@ export async function acceptEvents(
     );
   }
 
-  const events = valid.map(({ event }) => ({ ...event, timestamp: queuedTimestamp(event.timestamp) }));
-  const utcDay = (event: Event) => event.timestamp.slice(0, 10);
-  const requestVisitors = await deps.visitors.forRequest(c, events.map(utcDay));
+  // Each timestamp cut once; its UTC day picks the cookieless salt.
+  const timestamps = valid.map(({ event }) => queuedTimestamp(event.timestamp));
+  const days = timestamps.map((timestamp) => timestamp.slice(0, 10));
+  const requestVisitors = await deps.visitors.forRequest(c, days);
   const receivedAt = Date.now();
-  const accepted = events.map((event) =>
-    toQueuedEvent(event, requestVisitors.of(event.siteId, event.visitorId, utcDay(event)), receivedAt),
+  const accepted = valid.map(({ event }, i) =>
+    toQueuedEvent(
+      event,
+      requestVisitors.of(event.siteId, event.visitorId, days[i] as string),
+      receivedAt,
+      timestamps[i] as string,
+    ),
   );
   // Enrichment (SPEC §10: source, channel, device, geo) derives its fields here, from the request and the event.
   const allowed = await enrichAndCheckHosts(c, deps, accepted);

@@ -16,6 +16,7 @@ import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
 import { foldNewEvents, lockSites } from './fold-batch.js';
+import { startPeriodic } from './periodic.js';
 import type { VisitRules } from './visits.js';
 
 const DAILY_TABLES = [
@@ -85,8 +86,6 @@ export function startRefolds({
   intervalMs?: number;
   onRefolded?: (siteId: string) => void;
 }): RefoldLoop {
-  let running: Promise<void> | undefined;
-  let again = false;
   const run = async () => {
     try {
       const pending = await queryRows<{ site_id: string }>(
@@ -104,28 +103,5 @@ export function startRefolds({
       logger.warn({ err: error }, 're-fold failed; retrying at the next interval');
     }
   };
-  const tick = () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = run().finally(() => {
-      running = undefined;
-      if (again) {
-        again = false;
-        tick();
-      }
-    });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  tick();
-  return {
-    kick: tick,
-    async stop() {
-      clearInterval(timer);
-      again = false;
-      await running;
-    },
-  };
+  return startPeriodic(run, intervalMs);
 }

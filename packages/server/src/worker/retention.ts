@@ -10,6 +10,7 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
+import { startPeriodic } from './periodic.js';
 
 const RETENTION_LOCK = 7_271_012; // any constant shared by every Tally process, distinct from the migration lock
 const SLICE = 5_000;
@@ -60,7 +61,6 @@ export interface RetentionOptions {
 /** Starts the timer (first run right away); `stop()` waits for a run under way. */
 export function startRetention({ db, days, logger, intervalMs = 3_600_000 }: RetentionOptions) {
   let lastCutoff: string | undefined;
-  let running: Promise<void> | undefined;
   const run = async () => {
     const cutoff = retentionCutoff(days);
     if (cutoff === lastCutoff) return;
@@ -73,18 +73,5 @@ export function startRetention({ db, days, logger, intervalMs = 3_600_000 }: Ret
       logger.warn({ err: error }, 'raw event retention run failed; retrying at the next interval');
     }
   };
-  const tick = () => {
-    running ??= run().finally(() => {
-      running = undefined;
-    });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  tick();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(run, intervalMs);
 }

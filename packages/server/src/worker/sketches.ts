@@ -16,6 +16,7 @@ import { type Database, queryRows } from '../db/client.js';
 import { sealPendingMonths } from '../query/months.js';
 import { VisitorSketch } from '../query/sketches.js';
 import { lockSites } from './fold-batch.js';
+import { startPeriodic } from './periodic.js';
 import { VISIT_DIMENSIONS, type VisitRules } from './visits.js';
 
 const VISIT_VALUES = sql.raw(
@@ -112,7 +113,6 @@ export function startSealing({
   logger: Logger;
   intervalMs?: number;
 }) {
-  let running: Promise<void> | undefined;
   const run = async () => {
     try {
       while ((await sealDueDays(db, rules)) > 0) {
@@ -128,18 +128,5 @@ export function startSealing({
       logger.warn({ err: error }, 'sealing months failed; retrying at the next interval');
     }
   };
-  const tick = () => {
-    running ??= run().finally(() => {
-      running = undefined;
-    });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  tick();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodic(run, intervalMs);
 }

@@ -10,7 +10,16 @@
  */
 import { bigint, customType, date, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 
-const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+export const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+
+/** The counters of one slice (site, day or month, dimension, value): the daily and the monthly rollups share them. */
+export const rollupCounters = () => ({
+  events: bigint('events', { mode: 'number' }).notNull().default(0),
+  pageviews: bigint('pageviews', { mode: 'number' }).notNull().default(0),
+  visits: bigint('visits', { mode: 'number' }).notNull().default(0),
+  bounces: bigint('bounces', { mode: 'number' }).notNull().default(0),
+  durationS: bigint('duration_s', { mode: 'number' }).notNull().default(0),
+});
 
 export const siteDailyRollups = pgTable(
   'site_daily_rollups',
@@ -19,11 +28,7 @@ export const siteDailyRollups = pgTable(
     date: date('date').notNull(),
     dimension: text('dimension').notNull(),
     value: text('value').notNull(),
-    events: bigint('events', { mode: 'number' }).notNull().default(0),
-    pageviews: bigint('pageviews', { mode: 'number' }).notNull().default(0),
-    visits: bigint('visits', { mode: 'number' }).notNull().default(0),
-    bounces: bigint('bounces', { mode: 'number' }).notNull().default(0),
-    durationS: bigint('duration_s', { mode: 'number' }).notNull().default(0),
+    ...rollupCounters(),
     visitorsSum: bigint('visitors_sum', { mode: 'number' }),
     visitorsSketch: bytea('visitors_sketch'),
   },

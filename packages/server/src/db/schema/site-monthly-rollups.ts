@@ -5,9 +5,8 @@
  * them, `query/sql.ts` reads them). A month is sealed when its totals row
  * (dimension `''`, value `''`) exists; only whole past months are sealed.
  */
-import { bigint, customType, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
-
-const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
+import { date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bytea, rollupCounters } from './site-daily-rollups.js';
 
 export const siteMonthlyRollups = pgTable(
   'site_monthly_rollups',
@@ -17,11 +16,7 @@ export const siteMonthlyRollups = pgTable(
     month: date('month').notNull(),
     dimension: text('dimension').notNull(),
     value: text('value').notNull(),
-    events: bigint('events', { mode: 'number' }).notNull().default(0),
-    pageviews: bigint('pageviews', { mode: 'number' }).notNull().default(0),
-    visits: bigint('visits', { mode: 'number' }).notNull().default(0),
-    bounces: bigint('bounces', { mode: 'number' }).notNull().default(0),
-    durationS: bigint('duration_s', { mode: 'number' }).notNull().default(0),
+    ...rollupCounters(),
     visitorsSketch: bytea('visitors_sketch').notNull(),
   },
   (table) => [primaryKey({ columns: [table.siteId, table.dimension, table.month, table.value] })],
