@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { Queue } from 'bullmq';
+import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -296,6 +297,26 @@ describe('services going away', () => {
     );
     expect(row?.total_views).toBe(6_000);
     expect((await current.queue.counts()).failed).toBe(0);
+  });
+
+  it('a connection lost at BEGIN gives its pooled client back: a pool of one serves the next transaction', async () => {
+    const database = await createTestDatabase();
+    const silent = await startTcpProxy();
+    proxy = silent;
+    const handle = connectPostgres(silent.urlFor(database.url), 1, { statementTimeoutMs: 300 });
+    try {
+      await handle.ping(); // the pool's one client, connected and idle
+      silent.silence();
+      const lost = handle.db.transaction(async (tx) => tx.execute(sql`select 1`));
+      await expect(lost).rejects.toThrow(/Failed query: begin/);
+      silent.restore();
+      // drizzle 0.45 kept that client checked out for good; the pool's one slot was gone.
+      const [row] = (await handle.db.transaction(async (tx) => tx.execute(sql`select 2 as n`))).rows;
+      expect(row).toEqual({ n: 2 });
+    } finally {
+      await handle.close();
+      await database.drop();
+    }
   });
 
   it('Redis unreachable: ingestion answers 503 with Retry-After quickly, /readyz says why, and it recovers', async () => {

@@ -6,6 +6,7 @@ import type { SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { isDatabaseConnectionError } from '../errors.js';
 import * as schema from './schema/index.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -60,6 +61,7 @@ export function connectPostgres(
 /** A database handle over a pool someone else owns (a host app embedding Tally): closing it leaves the pool open. */
 export function usePool(pool: pg.Pool): DatabaseHandle {
   const db = drizzle({ client: pool, schema }) as unknown as Database;
+  db.transaction = (run, config) => transactionOnOwnClient(pool, run, config);
   return {
     db,
     async ping() {
@@ -67,4 +69,31 @@ export function usePool(pool: pg.Pool): DatabaseHandle {
     },
     async close() {},
   };
+}
+
+/**
+ * A transaction on a client checked out here and released whatever happens.
+ * drizzle's own pool transaction (0.45) releases its client only once BEGIN
+ * has succeeded: a connection lost at BEGIN kept the client checked out for
+ * good, so each database outage shrank the pool until the worker, and
+ * `pool.end()`, waited forever. A client whose connection failed is released
+ * with the error, so the pool drops it instead of lending it again.
+ */
+async function transactionOnOwnClient<Result>(
+  pool: pg.Pool,
+  run: Parameters<Database['transaction']>[0],
+  config: Parameters<Database['transaction']>[1],
+): Promise<Result> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    // No `schema`: nothing here uses relational queries, and reading the schema costs ~90 µs a time.
+    const onClient = drizzle({ client }) as unknown as Database;
+    return (await onClient.transaction(run, config)) as Result;
+  } catch (error) {
+    if (isDatabaseConnectionError(error)) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
