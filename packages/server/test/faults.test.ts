@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app.js';
-import { connectPostgres } from '../src/db/client.js';
+import { connectPostgres, type Database, queryRows } from '../src/db/client.js';
 import type { EventsJobData } from '../src/queue/types.js';
 import { freePort, startServerProcess, stopAll, waitFor } from './processes.js';
 import {
@@ -311,7 +311,7 @@ describe('services going away', () => {
       await expect(lost).rejects.toThrow(/Failed query: begin/);
       silent.restore();
       // drizzle 0.45 kept that client checked out for good; the pool's one slot was gone.
-      const [row] = (await handle.db.transaction(async (tx) => tx.execute(sql`select 2 as n`))).rows;
+      const [row] = await handle.db.transaction(async (tx) => queryRows(tx as unknown as Database, sql`select 2 as n`));
       expect(row).toEqual({ n: 2 });
     } finally {
       await handle.close();
