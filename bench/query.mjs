@@ -2,8 +2,10 @@
  * The query section of `npm run bench` (SPEC §15): generates a site with
  * `bench/query-data.ts` (COPY, not the HTTP API), then times every query the
  * dashboard makes through `POST /api/query` for a 30-day and a 365-day range,
- * and the 365-day `GET /api/stats`. The server has no query cache, so every
- * `/api/query` answer is computed; `/api/stats` answers its first request
+ * and the 365-day `GET /api/stats`. Each query is timed cold — `--runs`
+ * requests with `Cache-Control: no-cache`, each one computed — then cached:
+ * `--runs` repeats, answered from the answer cache the last cold request
+ * filled (`X-Tally-Cache` says which). `/api/stats` answers its first request
  * computed and its repeats from its cache.
  *
  * Standalone: `node bench/query.mjs [--events 1000000,10000000] [--runs 20] [--keep]` makes its own
@@ -72,22 +74,45 @@ export function dashboardQueries(siteId, days) {
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
+async function ask(base, body, headers = {}) {
+  const started = performance.now();
+  const response = await fetch(`${base}/api/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (response.status !== 200) throw new Error(`${response.status}: ${JSON.stringify(answer)}`);
+  return { ms: performance.now() - started, answer, cache: response.headers.get('x-tally-cache') };
+}
+
+const summary = (times) => {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+};
+
+/** `runs` computed answers, then `runs` repeats from the cache the last of them filled. */
 async function timeQuery(base, body, runs) {
-  const times = [];
+  const cold = [];
   let answer;
   for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    const response = await fetch(`${base}/api/query`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    answer = await response.json();
-    if (response.status !== 200) throw new Error(`${response.status}: ${JSON.stringify(answer)}`);
-    times.push(performance.now() - started);
+    const asked = await ask(base, body, { 'cache-control': 'no-cache' });
+    if (asked.cache === 'hit') throw new Error('a no-cache request was answered from the cache');
+    cold.push(asked.ms);
+    answer = asked.answer;
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99), approximate: answer.meta.approximate.length > 0 };
+  const cached = [];
+  let misses = 0;
+  for (let i = 0; i < runs; i++) {
+    const asked = await ask(base, body);
+    if (asked.cache !== 'hit') misses += 1;
+    cached.push(asked.ms);
+  }
+  return {
+    cold: summary(cold),
+    cached: { ...summary(cached), misses },
+    approximate: answer.meta.approximate.length > 0,
+  };
 }
 
 /** Generates `events` events for `siteId` into `databaseUrl` and times the dashboard against `base`. */
@@ -167,41 +192,58 @@ async function timeDashboard({ db, base, siteId, events, runs, data }) {
   }
 }
 
+/** Cold and cached p99 targets, ms: SPEC §15, and a repeated dashboard query (issue #13). */
+const COLD_P99_MS = 100;
+const CACHED_P99_MS = 5;
+
 export function printQueryTable(results) {
   const fmt = (n, digits = 1) => (n === undefined ? 'n/a' : Number(n).toFixed(digits));
-  const sizes = results.map((r) => r.events);
   const names = Object.keys(results[0].queries);
-  const header = ['query (p50 / p99 ms)', ...sizes.map((n) => `${(n / 1e6).toLocaleString('en-US')}M events`)];
+  // Two columns per site size: computed answers, then repeats from the answer cache.
+  const header = [
+    'query, range (ms)',
+    ...results.flatMap((r) => {
+      const size = `${(r.events / 1e6).toLocaleString('en-US')}M events`;
+      return [`${size}: cold p50/p99`, `${size}: cached p50/p99`];
+    }),
+  ];
   const rows = names.map((name) => [
     name,
-    ...results.map((r) => {
-      const t = r.queries[name];
-      return `${fmt(t.p50)} / ${fmt(t.p99)}${t.approximate ? ' ≈' : ''}${t.p99 > 100 ? ' !' : ''}`;
+    ...results.flatMap((r) => {
+      const { cold, cached, approximate } = r.queries[name];
+      return [
+        `${fmt(cold.p50)} / ${fmt(cold.p99)}${approximate ? ' ≈' : ''}${cold.p99 > COLD_P99_MS ? ' !' : ''}`,
+        `${fmt(cached.p50, 2)} / ${fmt(cached.p99, 2)}${cached.p99 > CACHED_P99_MS ? ' !' : ''}${
+          cached.misses > 0 ? ` (${cached.misses} missed)` : ''
+        }`,
+      ];
     }),
   ]);
   rows.push([
-    'GET /api/stats 365 d: first / cached ms',
-    ...results.map((r) => `${fmt(r.stats365.firstMs)} / ${fmt(r.stats365.cachedMs)}`),
+    'GET /api/stats 365 d: first, then cached',
+    ...results.flatMap((r) => [fmt(r.stats365.firstMs), fmt(r.stats365.cachedMs, 2)]),
   ]);
   rows.push([
     'GET /api/stats 365 d uniqueUsers (exact)',
-    ...results.map(
-      (r) =>
-        `${r.stats365.uniqueUsers.toLocaleString('en-US')} (${r.stats365.exactUniqueUsers.toLocaleString('en-US')}, ${(
-          (100 * (r.stats365.uniqueUsers - r.stats365.exactUniqueUsers)) / r.stats365.exactUniqueUsers
-        ).toFixed(2)} %)`,
-    ),
+    ...results.flatMap((r) => [
+      `${r.stats365.uniqueUsers.toLocaleString('en-US')} (${r.stats365.exactUniqueUsers.toLocaleString('en-US')}, ${(
+        (100 * (r.stats365.uniqueUsers - r.stats365.exactUniqueUsers)) / r.stats365.exactUniqueUsers
+      ).toFixed(2)} %)`,
+      '',
+    ]),
   ]);
   rows.push([
     'generated: events / visits / day rows / month rows, s',
-    ...results.map(
-      (r) =>
-        `${r.data.events.toLocaleString('en-US')} / ${r.data.visits.toLocaleString('en-US')} / ${r.data.rollupRows.toLocaleString('en-US')} / ${(r.data.monthRows ?? 0).toLocaleString('en-US')}, ${fmt(r.data.seconds, 0)} s`,
-    ),
+    ...results.flatMap((r) => [
+      `${r.data.events.toLocaleString('en-US')} / ${r.data.visits.toLocaleString('en-US')} / ${r.data.rollupRows.toLocaleString('en-US')} / ${(r.data.monthRows ?? 0).toLocaleString('en-US')}, ${fmt(r.data.seconds, 0)} s`,
+      '',
+    ]),
   ]);
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i].length)));
   const line = (row) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-  console.log('\nQuery API (POST /api/query, no query cache; ≈ = visitors estimated; ! = over the 100 ms p99 target)');
+  console.log(
+    `\nQuery API (POST /api/query; cold = Cache-Control: no-cache, computed; cached = repeats from the answer cache; ≈ = visitors estimated; ! = p99 over ${COLD_P99_MS} ms cold or ${CACHED_P99_MS} ms cached)`,
+  );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows) console.log(line(row));
@@ -248,7 +290,8 @@ async function standalone() {
   try {
     for (let i = 0; ; i++) {
       try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
+        // /readyz, not /healthz: the server answers before its migrations are done.
+        if ((await fetch(`${base}/readyz`)).ok) break;
       } catch {}
       if (i > 300) throw new Error('server did not start');
       await new Promise((resolve) => setTimeout(resolve, 100));

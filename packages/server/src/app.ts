@@ -35,8 +35,8 @@ import type { GeoDatabase } from './ingest/enrich.js';
 import type { RateLimitStore } from './ingest/rate-limit.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import type { AnswerCache } from './query/answer-cache.js';
 import { queryRoutes } from './query/query-routes.js';
-import type { StatsCache } from './query/stats-cache.js';
 import { statsRoutes } from './query/stats-routes.js';
 import type { EventQueue } from './queue/types.js';
 import { adminAuth, sitesRoutes } from './sites/routes.js';
@@ -69,8 +69,10 @@ export interface AppDeps {
   geoip?: GeoDatabase;
   /** A site's time zone changed through the API: start its re-fold (the worker polls anyway). */
   onTimeZoneChanged?: (siteId: string) => void;
-  /** Caches `/api/stats` answers; the worker's folds invalidate it (see `stats-cache.ts`). None when absent. */
-  statsCache?: StatsCache;
+  /** Caches `/api/stats` answers; the worker's folds invalidate it (see `answer-cache.ts`). None when absent. */
+  statsCache?: AnswerCache;
+  /** Caches `POST /api/query` answers, invalidated as `statsCache` is. None when absent. */
+  queryCache?: AnswerCache;
 }
 
 export function createApp(deps: AppDeps): HonoApp {
@@ -117,7 +119,14 @@ export function createApp(deps: AppDeps): HonoApp {
   app.route('/api', ingestRoutes(ingest));
   if (stats) {
     app.route('/api/stats', statsRoutes({ db: statsDb, cache: deps.statsCache }));
-    app.route('/api/query', queryRoutes({ db: statsDb, statsKeys: config.STATS_API_KEYS }));
+    app.route(
+      '/api/query',
+      queryRoutes({
+        db: statsDb,
+        statsKeys: config.STATS_API_KEYS,
+        ...(deps.queryCache ? { cache: deps.queryCache } : {}),
+      }),
+    );
     const adminKey = config.ADMIN_API_KEY;
     app.route('/api/sites', shareRoutes({ db: deps.db ?? statsDb, adminAuth: adminAuth(adminKey) }));
     app.route(
@@ -127,6 +136,11 @@ export function createApp(deps: AppDeps): HonoApp {
         statsKeys: config.STATS_API_KEYS,
         adminKey,
         settings: siteSettings,
+        // A deleted site's data is gone: its cached answers go with it.
+        onDeleted: (siteId) => {
+          deps.statsCache?.invalidateSites([siteId]);
+          deps.queryCache?.invalidateSites([siteId]);
+        },
         ...(deps.onTimeZoneChanged ? { onTimeZoneChanged: deps.onTimeZoneChanged } : {}),
       }),
     );

@@ -89,6 +89,8 @@ export const envSchema = z.object({
   STATS_CORS_ORIGINS: list,
   /** How long a `/api/stats` answer may be reused when no fold in this process changed it; 0 turns the cache off. */
   STATS_CACHE_MS: z.coerce.number().int().min(0).default(1_000),
+  /** The same for `POST /api/query` answers (never `realtime`); 0 turns that cache off. */
+  QUERY_CACHE_MS: z.coerce.number().int().min(0).default(1_000),
 
   SWAGGER_ENABLED: flag(true),
   SWAGGER_USER: optionalString,

@@ -2,7 +2,7 @@
  * Chooses and wires the backing services of one Tally: PostgreSQL and Redis
  * (BullMQ) when `DATABASE_URL` is set, else the embedded default of SPEC §7
  * (PGlite and an in-process queue). It hands the batch processor to whichever
- * queue runs, and lets the worker's folds invalidate the stats cache. `main.ts`
+ * queue runs, and lets the worker's folds invalidate the answer caches. `main.ts`
  * serves what this builds; the tests and `createTally()` build it the same way.
  */
 import type { Queue } from 'bullmq';
@@ -19,7 +19,7 @@ import { DatabaseUnavailableError, isDatabaseConnectionError } from './errors.js
 import { openGeoDatabase } from './ingest/enrich.js';
 import { type RateLimitStore, redisRateLimitStore } from './ingest/rate-limit.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createStatsCache, type StatsCache } from './query/stats-cache.js';
+import { type AnswerCache, createAnswerCache } from './query/answer-cache.js';
 import { createRedisConnection } from './queue/connection.js';
 import { createBullEventsQueue, startBullWorker } from './queue/events-queue.js';
 import { createInProcessQueue } from './queue/in-process-queue.js';
@@ -52,12 +52,15 @@ export interface Services {
   /** The BullMQ queue behind `queue`, for Bull Board; absent on the embedded default. */
   bullQueue?: Queue;
   metrics: Metrics;
-  statsCache: StatsCache;
+  /** Answers of `/api/stats`, for `STATS_CACHE_MS`. */
+  statsCache: AnswerCache;
+  /** Answers of `POST /api/query`, for `QUERY_CACHE_MS`. */
+  queryCache: AnswerCache;
   /** Resolves once the database is migrated and the queue connected (the app serves before that). */
   whenReady(): Promise<void>;
   /** The HTTP app on these services. */
   createApp(options?: Pick<AppDeps, 'trackerScript' | 'trackerPath' | 'routes'>): Hono;
-  /** Starts taking jobs: folds into the database, counts in `metrics`, invalidates `statsCache`. */
+  /** Starts taking jobs: folds into the database, counts in `metrics`, invalidates `statsCache` and `queryCache`. */
   startWorker(options?: WorkerOptions): QueueWorker;
   /** Deletes raw events past `RAW_RETENTION_DAYS` every hour; undefined when retention is off. */
   startRetention(): { stop(): Promise<void> } | undefined;
@@ -258,7 +261,13 @@ export async function openServices(
   const metrics = createMetrics({ queue, countParked: () => countParkedEvents(database.db) });
   const visitRules = { timeoutMinutes: config.VISIT_TIMEOUT_MINUTES, lateEventHours: config.LATE_EVENT_HOURS };
   const refoldLoops = new Set<RefoldLoop>();
-  const statsCache = createStatsCache({ ttlMs: config.STATS_CACHE_MS });
+  const statsCache = createAnswerCache({ ttlMs: config.STATS_CACHE_MS });
+  const queryCache = createAnswerCache({ ttlMs: config.QUERY_CACHE_MS });
+  /** A fold or re-fold committed: what was cached about these sites is stale. */
+  const changed = (siteIds: Set<string>) => {
+    statsCache.invalidateSites(siteIds);
+    queryCache.invalidateSites(siteIds);
+  };
 
   return {
     config,
@@ -269,6 +278,7 @@ export async function openServices(
     ...(backend.bullQueue ? { bullQueue: backend.bullQueue } : {}),
     metrics,
     statsCache,
+    queryCache,
     whenReady: () => backend.whenReady(),
     createApp: (options = {}) =>
       createApp({
@@ -284,6 +294,7 @@ export async function openServices(
         logger,
         metrics,
         statsCache,
+        queryCache,
         bullQueue: backend.bullQueue,
         db: database.db,
         onTimeZoneChanged: () => {
@@ -308,7 +319,7 @@ export async function openServices(
           visitRules,
           onFolded: (result, events) => {
             metrics.onFolded(result, events);
-            statsCache.invalidateSites(new Set(events.map((event) => event.siteId)));
+            changed(new Set(events.map((event) => event.siteId)));
           },
         });
       const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), concurrency, workerLogger);
@@ -317,7 +328,7 @@ export async function openServices(
         db: workerDatabase.db,
         rules: visitRules,
         logger: workerLogger,
-        onRefolded: (siteId) => statsCache.invalidateSites(new Set([siteId])),
+        onRefolded: (siteId) => changed(new Set([siteId])),
       });
       refoldLoops.add(refolds);
       // Days no on-time event can reach get their visitor sketches.

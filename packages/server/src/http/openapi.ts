@@ -180,12 +180,18 @@ export function buildOpenApiDocument(): JsonSchema {
           tags: ['stats'],
           summary: 'Any metric, broken down, filtered, ordered, paged and compared (the query API)',
           description:
-            'Up to two dimensions (`time:*` buckets zero-filled in the site\'s time zone), filters AND-ed, `orderBy`/`limit`/`offset` with `meta.totalRows`, `compare` with per-row change in %. `visitors` over several days or per dimension value may be estimated from HyperLogLog sketches (within 1 %); `meta.approximate` names it then. `Accept: text/csv` or `"format": "csv"` answers the same rows as CSV. A `public` site needs no key; the dashboard\'s own calls use its session cookie (same-origin only) or the site\'s share secret.',
+            'Up to two dimensions (`time:*` buckets zero-filled in the site\'s time zone), filters AND-ed, `orderBy`/`limit`/`offset` with `meta.totalRows`, `compare` with per-row change in %. `visitors` over several days or per dimension value may be estimated from HyperLogLog sketches (within 1 %); `meta.approximate` names it then. `Accept: text/csv` or `"format": "csv"` answers the same rows as CSV. Answers are cached for `QUERY_CACHE_MS` until a fold changes the site (never `realtime`); `Cache-Control: no-cache` asks for a computed one. A `public` site needs no key; the dashboard\'s own calls use its session cookie (same-origin only) or the site\'s share secret.',
           security: [{ statsKey: [] }, { dashboardSession: [] }, { shareSecret: [] }, {}],
           requestBody: { required: true, content: json('QueryRequest') },
           responses: {
             200: {
               description: 'The rows and what they mean',
+              headers: {
+                'X-Tally-Cache': {
+                  description: '`hit` when the answer came from the answer cache, else `miss`',
+                  schema: { type: 'string', enum: ['hit', 'miss'] },
+                },
+              },
               content: { ...json('QueryResponse'), 'text/csv': { schema: { type: 'string' } } },
             },
             400: error('Invalid request; every problem listed, naming the bad metric, dimension, operator or range'),

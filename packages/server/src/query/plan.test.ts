@@ -1,7 +1,7 @@
 import { type QueryRequest, queryRequestSchema } from '@tally/shared';
 import { describe, expect, test } from 'vitest';
 import { ValidationError } from '../errors.js';
-import { completeOrder, metaOf, percentChange, planQuery } from './plan.js';
+import { answerKey, completeOrder, metaOf, percentChange, planQuery } from './plan.js';
 
 // Friday 2024-03-08, 15:00 in New York.
 const context = { timeZone: 'America/New_York', now: new Date('2024-03-08T20:00:00Z'), firstEventDay: '2023-11-02' };
@@ -196,5 +196,54 @@ describe('answers', () => {
     const now = plan({ metrics: ['visitors'], dateRange: 'realtime' });
     expect(metaOf(now, 1).dateRange).toEqual(['2024-03-08T19:55:00.000Z', '2024-03-08T20:00:00.000Z']);
     expect(metaOf(now, 1)).not.toHaveProperty('comparison');
+  });
+});
+
+describe('answerKey: what a cached answer depends on', () => {
+  type Request = Omit<QueryRequest, 'siteId'>;
+  const key = (request: Request, overrides: Partial<typeof context> = {}) =>
+    answerKey(queryRequestSchema.parse({ siteId: 'my_site', ...request }), { ...context, ...overrides });
+  const today: Request = { metrics: ['visitors'], dateRange: 'today', dimensions: ['time:hour'] };
+
+  test("rolls over at the site's midnight, not UTC's", () => {
+    // 23:30 and 00:30 UTC are both 18:30–19:30 of the same day in New York; its midnight is 05:00 UTC.
+    const evening = key(today, { now: new Date('2024-03-08T23:30:00Z') });
+    expect(key(today, { now: new Date('2024-03-09T00:30:00Z') })).toBe(evening);
+    expect(key(today, { now: new Date('2024-03-09T04:59:59Z') })).toBe(evening);
+    expect(key(today, { now: new Date('2024-03-09T05:00:00Z') })).not.toBe(evening);
+    // The same instant is another day (and other hour buckets) in another zone.
+    expect(key(today, { now: new Date('2024-03-08T23:30:00Z'), timeZone: 'Europe/Berlin' })).not.toBe(evening);
+  });
+
+  test('is the resolved request: the same days and order however they were asked, and not the format', () => {
+    const base: Pick<Request, 'metrics' | 'dimensions'> = {
+      metrics: ['visitors', 'pageviews'],
+      dimensions: ['source'],
+    };
+    const named = key({ ...base, dateRange: '7d' });
+    expect(key({ ...base, dateRange: ['2024-03-02', '2024-03-08'] })).toBe(named);
+    expect(key({ ...base, dateRange: '7d', orderBy: [['visitors', 'desc']], offset: 0 })).toBe(named);
+    expect(key({ ...base, dateRange: '7d', format: 'csv' })).toBe(named);
+    const others: Request[] = [
+      { ...base, dateRange: '30d' },
+      { ...base, metrics: ['pageviews', 'visitors'], dateRange: '7d' },
+      { ...base, dimensions: ['country'], dateRange: '7d' },
+      { ...base, dateRange: '7d', filters: [['is', 'country', ['DE']]] },
+      { ...base, dateRange: '7d', filters: [['isNot', 'country', ['DE']]] },
+      { ...base, dateRange: '7d', orderBy: [['pageviews', 'desc']] },
+      { ...base, dateRange: '7d', limit: 10 },
+      { ...base, dateRange: '7d', offset: 10 },
+      { ...base, dateRange: '7d', compare: 'previousPeriod' },
+      { ...base, dateRange: '7d', compare: 'yearOverYear' },
+    ];
+    const keys = new Set([named, ...others.map((request) => key(request))]);
+    expect(keys.size).toBe(others.length + 1);
+    expect(key({ ...base, dateRange: '7d' }, { timeZone: 'UTC' })).not.toBe(named);
+  });
+
+  test('follows the first day of events for "all", and is none for realtime', () => {
+    const all: Request = { metrics: ['visitors'], dateRange: 'all' };
+    expect(key(all, { firstEventDay: '2024-01-01' })).not.toBe(key(all));
+    expect(key({ metrics: ['visitors'], dateRange: 'realtime' })).toBeUndefined();
   });
 });

@@ -207,6 +207,35 @@ export function planQuery(query: ParsedQuery, context: PlanContext): QueryPlan {
 }
 
 /**
+ * A request's answer-cache key: everything its answer depends on besides the
+ * data, resolved as `planQuery` resolves it. Named ranges become the site-local
+ * days, so a `today` or `7d` key rolls over at the site's midnight (time
+ * buckets follow from the days, the zone and the dimension); the order is the
+ * completed one. Built from the parsed request, so requests that differ only
+ * in key order (or name the same days differently) share an entry. Not
+ * `format`: JSON and CSV are written from one answer. `realtime` moves with the
+ * clock and has none. Cheaper than a plan (no buckets), so a cached answer is
+ * found without planning; a request `planQuery` refuses is never stored.
+ */
+export function answerKey(query: ParsedQuery, context: PlanContext): string | undefined {
+  if (query.dateRange === 'realtime') return undefined;
+  const days = resolveDateRange(query.dateRange, context);
+  const compared = query.compare === undefined ? null : comparisonRange(days, query.compare);
+  return JSON.stringify([
+    context.timeZone,
+    days.from,
+    days.to,
+    query.metrics,
+    query.dimensions,
+    query.filters,
+    completeOrder(query.orderBy, query.metrics, query.dimensions),
+    query.limit,
+    query.offset,
+    compared && [query.compare, compared.from, compared.to],
+  ]);
+}
+
+/**
  * Change from the comparison period in %, one decimal. Both zero is no change;
  * growth from zero has no percentage and is `null`.
  */

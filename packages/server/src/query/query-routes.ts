@@ -1,7 +1,11 @@
 /**
  * `POST /api/query` (SPEC §12): parse with the shared schema, plan with the
  * site's time zone and first day, run (`run.ts` → `sql.ts`), answer JSON or
- * stream CSV. Stats keys apply unless the site is `public`.
+ * stream CSV. Stats keys apply unless the site is `public`. Answers are
+ * cached per site under the resolved plan (`answerKey`), as JSON: a CSV
+ * request is written from the same entry. This process's folds of a site
+ * drop its entries (`answer-cache.ts`); `realtime` is never cached, and
+ * `Cache-Control: no-cache` recomputes (and refreshes the entry).
  */
 import { formatIssues, queryRequestSchema, siteIdSchema } from '@tally/shared';
 import { sql } from 'drizzle-orm';
@@ -9,15 +13,18 @@ import { type Context, Hono } from 'hono';
 import { type Database, queryRows } from '../db/client.js';
 import { ValidationError } from '../errors.js';
 import { apiKeyAuth } from '../http/api-key.js';
+import type { AnswerCache } from './answer-cache.js';
 import { csvStream } from './csv.js';
-import { planQuery } from './plan.js';
-import { runQuery } from './run.js';
+import { answerKey, planQuery } from './plan.js';
+import { type QueryAnswer, runQuery } from './run.js';
 
 export interface QueryRoutesOptions {
   db: Database;
   statsKeys: readonly string[];
   /** "Now", for named ranges and `realtime`; the clock when absent. */
   now?: () => Date;
+  /** Answers already computed (`QUERY_CACHE_MS`); every answer is computed when absent. */
+  cache?: AnswerCache;
 }
 
 interface SiteRow {
@@ -42,9 +49,18 @@ function wantsCsv(c: Context): boolean {
   return /\btext\/csv\b/i.test(accept);
 }
 
-export function queryRoutes({ db, statsKeys, now = () => new Date() }: QueryRoutesOptions) {
+/** `no-cache` asks for a computed answer (which then refreshes the entry); `no-store` also keeps it out. */
+function cacheDirectives(c: Context): { read: boolean; store: boolean } {
+  const control = c.req.header('cache-control') ?? '';
+  const noStore = /\bno-store\b/i.test(control);
+  return { read: !noStore && !/\bno-cache\b/i.test(control), store: !noStore };
+}
+
+export function queryRoutes({ db, statsKeys, now = () => new Date(), cache }: QueryRoutesOptions) {
   const requireKey = apiKeyAuth({ keys: statsKeys });
   return new Hono().post('/', async (c) => {
+    // Taken before anything is read (the site's first day too): a fold committing after it keeps this answer out.
+    const generation = cache?.generation() ?? 0;
     let body: unknown;
     try {
       body = await c.req.json();
@@ -61,17 +77,30 @@ export function queryRoutes({ db, statsKeys, now = () => new Date() }: QueryRout
     const parsed = queryRequestSchema.safeParse(body);
     if (!parsed.success) throw new ValidationError(formatIssues(parsed.error.issues));
     const format = wantsCsv(c) ? 'csv' : parsed.data.format;
-    const plan = planQuery(
-      { ...parsed.data, format },
-      { timeZone: site?.time_zone ?? 'UTC', now: now(), firstEventDay: site?.first_day ?? null },
-    );
-    const answer = await runQuery(db, plan);
+    const context = { timeZone: site?.time_zone ?? 'UTC', now: now(), firstEventDay: site?.first_day ?? null };
+    const querySite = parsed.data.siteId;
+    // Looked up before planning: a plan's time buckets cost more than a cached answer.
+    const key = cache ? answerKey(parsed.data, context) : undefined;
+    const directives = cacheDirectives(c);
+    const cached = key !== undefined && directives.read ? cache?.get(querySite, key) : undefined;
+    let json = cached?.body;
+    let answer: QueryAnswer | undefined;
+    if (json === undefined) {
+      answer = await runQuery(db, planQuery({ ...parsed.data, format }, context));
+      if (key !== undefined && directives.store) {
+        json = JSON.stringify(answer);
+        cache?.set(querySite, key, { status: 200, body: json }, generation);
+      }
+    }
+    const source = { 'X-Tally-Cache': cached ? 'hit' : 'miss' };
     if (format === 'csv') {
-      return c.body(csvStream(answer.meta, answer.results), 200, {
+      const { meta, results } = answer ?? (JSON.parse(json as string) as QueryAnswer);
+      return c.body(csvStream(meta, results), 200, {
         'Content-Type': 'text/csv; charset=utf-8',
-        'Content-Disposition': `attachment; filename="${plan.siteId}-query.csv"`,
+        'Content-Disposition': `attachment; filename="${querySite}-query.csv"`,
+        ...source,
       });
     }
-    return c.json(answer);
+    return c.body(json ?? JSON.stringify(answer), 200, { 'Content-Type': 'application/json', ...source });
   });
 }

@@ -4,7 +4,7 @@ import { formatIssues, type StatsQuery, statsQuerySchema } from '@tally/shared';
 import { Hono } from 'hono';
 import type { Database } from '../db/client.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import type { CachedAnswer, StatsCache } from './stats-cache.js';
+import type { AnswerCache, CachedAnswer } from './answer-cache.js';
 import { readStats } from './stats-queries.js';
 
 function notFound(query: StatsQuery): NotFoundError {
@@ -15,7 +15,7 @@ function notFound(query: StatsQuery): NotFoundError {
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
-export function statsRoutes({ db, cache }: { db: Database; cache?: StatsCache }) {
+export function statsRoutes({ db, cache }: { db: Database; cache?: AnswerCache }) {
   return new Hono().get(
     '/',
     zValidator('query', statsQuerySchema, (result) => {

@@ -42,9 +42,11 @@ export interface SitesRoutesOptions {
   settings?: SiteSettingsCache;
   /** Called after a site's time zone changed, to start its re-fold now rather than at the next poll. */
   onTimeZoneChanged?: (siteId: string) => void;
+  /** Called after a site and its data were deleted. */
+  onDeleted?: (siteId: string) => void;
 }
 
-export function sitesRoutes({ db, statsKeys, adminKey, settings, onTimeZoneChanged }: SitesRoutesOptions) {
+export function sitesRoutes({ db, statsKeys, adminKey, settings, onTimeZoneChanged, onDeleted }: SitesRoutesOptions) {
   const read = apiKeyAuth({ keys: statsKeys });
   const write = adminAuth(adminKey);
   return new Hono()
@@ -76,6 +78,7 @@ export function sitesRoutes({ db, statsKeys, adminKey, settings, onTimeZoneChang
       const siteId = siteIdOf(c.req.param('siteId'));
       if (!(await deleteSite(db, siteId))) throw new NotFoundError(`No site ${siteId}`);
       settings?.forget(siteId);
+      onDeleted?.(siteId);
       return c.body(null, 204);
     });
 }

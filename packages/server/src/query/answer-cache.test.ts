@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, pageView, postJson, startTestStack, type TestStack } from '../../test/support.js';
-import { createStatsCache } from './stats-cache.js';
+import { createAnswerCache } from './answer-cache.js';
 
 const answer = (body: string) => ({ status: 200 as const, body });
 
-describe('createStatsCache', () => {
+describe('createAnswerCache', () => {
   it('keeps an answer until its site is invalidated or it expires', async () => {
-    const cache = createStatsCache({ ttlMs: 50 });
+    const cache = createAnswerCache({ ttlMs: 50 });
     cache.set('a', 'k', answer('1'), cache.generation());
     cache.set('b', 'k', answer('2'), cache.generation());
     expect(cache.get('a', 'k')?.body).toBe('1');
@@ -18,7 +18,7 @@ describe('createStatsCache', () => {
   });
 
   it('refuses an answer read before a fold that invalidated its site, even a site it never saw', () => {
-    const cache = createStatsCache({ ttlMs: 1_000 });
+    const cache = createAnswerCache({ ttlMs: 1_000 });
     const before = cache.generation();
     cache.invalidateSites(['new-site']);
     cache.set('new-site', 'k', answer('stale'), before);
@@ -33,7 +33,7 @@ describe('createStatsCache', () => {
   });
 
   it('stays within maxSites, treating a forgotten site as just invalidated', () => {
-    const cache = createStatsCache({ ttlMs: 1_000, maxSites: 2 });
+    const cache = createAnswerCache({ ttlMs: 1_000, maxSites: 2 });
     const before = cache.generation();
     cache.invalidateSites(['a', 'b', 'c']); // 'a' is forgotten to make room for 'c'
     cache.set('a', 'k', answer('stale'), before);
@@ -43,7 +43,7 @@ describe('createStatsCache', () => {
   });
 
   it('30,000 distinct queries for one site keep the cache within its bounds', async () => {
-    const cache = createStatsCache({ ttlMs: 60_000, maxEntries: 1_000, maxEntriesPerSite: 200, maxBytes: 64 * 1024 });
+    const cache = createAnswerCache({ ttlMs: 60_000, maxEntries: 1_000, maxEntriesPerSite: 200, maxBytes: 64 * 1024 });
     for (let i = 0; i < 30_000; i++) {
       cache.set('busy', `q${i}`, answer(`{"n":${i}}`), cache.generation());
       expect(cache.size.entries).toBeLessThanOrEqual(200);
@@ -58,8 +58,17 @@ describe('createStatsCache', () => {
     expect(cache.size).toEqual({ entries: 0, bytes: 0 });
   });
 
+  it('weighs keys as well as bodies: a query key can be long', () => {
+    const cache = createAnswerCache({ ttlMs: 60_000, maxBytes: 4_096 });
+    cache.set('a', 'k'.repeat(5_000), answer('1'), cache.generation());
+    expect(cache.size).toEqual({ entries: 0, bytes: 0 }); // bigger than the whole cache
+    for (let i = 0; i < 10; i++) cache.set('a', `${i}${'k'.repeat(1_000)}`, answer('1'), cache.generation());
+    expect(cache.size.entries).toBe(4); // 4 × (2 + 1,001 + 1) bytes fit in 4 KiB, 5 do not
+    expect(cache.size.bytes).toBe(4 * 1_004);
+  });
+
   it('drops expired answers rather than keep them', async () => {
-    const cache = createStatsCache({ ttlMs: 20, maxEntries: 10 });
+    const cache = createAnswerCache({ ttlMs: 20, maxEntries: 10 });
     for (let i = 0; i < 10; i++) cache.set(`s${i}`, 'k', answer('1'), cache.generation());
     await new Promise((resolve) => setTimeout(resolve, 30));
     cache.set('fresh', 'k', answer('2'), cache.generation());
@@ -68,7 +77,7 @@ describe('createStatsCache', () => {
   });
 
   it('caches nothing with a TTL of 0', () => {
-    const cache = createStatsCache({ ttlMs: 0 });
+    const cache = createAnswerCache({ ttlMs: 0 });
     cache.set('a', 'k', answer('1'), cache.generation());
     expect(cache.get('a', 'k')).toBeUndefined();
   });

@@ -1,12 +1,12 @@
 /**
- * A short-lived cache of `/api/stats` answers, so that a dashboard polling a
- * site costs one database query per change, not one per request. A fold in
- * this process drops the answers about the sites it changed the moment it
- * commits (`main.ts` wires the worker's `onFolded` here), so with the default
+ * A short-lived cache of read answers — `/api/stats` and `POST /api/query`
+ * each have one (`services.ts`) — so that a dashboard polling a site costs one
+ * database query per change, not one per request. A fold in this process
+ * drops the answers about the sites it changed the moment it commits
+ * (`services.ts` wires the worker's `onFolded` here), so with the default
  * `ROLE=all` an answer is never staler than the data. Folds in other
- * processes (split roles) are seen within `STATS_CACHE_MS`. A per-site
- * generation keeps a read that raced a fold from storing what the fold made
- * stale.
+ * processes (split roles) are seen within the TTL. A per-site generation
+ * keeps a read that raced a fold from storing what the fold made stale.
  */
 export interface CachedAnswer {
   status: 200 | 404;
@@ -18,7 +18,7 @@ interface Entry extends CachedAnswer {
   expiresAt: number;
 }
 
-export interface StatsCache {
+export interface AnswerCache {
   get(siteId: string, key: string): CachedAnswer | undefined;
   /** A mark to take before reading; pass it back to `set` with the answer read after it. */
   generation(): number;
@@ -26,7 +26,7 @@ export interface StatsCache {
   set(siteId: string, key: string, answer: CachedAnswer, generation: number): void;
   /** Forgets every answer about these sites: a fold changed them. */
   invalidateSites(siteIds: Iterable<string>): void;
-  /** Answers held, and their bytes: for tests and to see the bounds hold. */
+  /** Answers held, and the bytes of their keys and bodies: for tests and to see the bounds hold. */
   readonly size: { entries: number; bytes: number };
 }
 
@@ -37,7 +37,7 @@ interface Site {
   keys: Set<string>;
 }
 
-export interface StatsCacheOptions {
+export interface AnswerCacheOptions {
   ttlMs: number;
   /** Sites whose invalidation is remembered. */
   maxSites?: number;
@@ -45,21 +45,22 @@ export interface StatsCacheOptions {
   maxEntries?: number;
   /** Answers held for one site, so that one site's many queries cannot push out every other site's. */
   maxEntriesPerSite?: number;
-  /** Bytes of answer bodies held in all (a top-100 answer can be tens of KiB). */
+  /** Bytes of keys and answer bodies held in all (a top-100 answer can be tens of KiB; a query's key, its filters). */
   maxBytes?: number;
 }
 
 /**
- * Every bound is on client input: the query string is the key, so 30,000
- * distinct queries must not mean 30,000 answers kept for good.
+ * Every bound is on client input: the request is the key, so 30,000 distinct
+ * queries must not mean 30,000 answers kept for good, nor a key of 64 KiB of
+ * filter values stored unweighed.
  */
-export function createStatsCache({
+export function createAnswerCache({
   ttlMs,
   maxSites = 10_000,
   maxEntries = 5_000,
   maxEntriesPerSite = 500,
   maxBytes = 16 * 1024 * 1024,
-}: StatsCacheOptions): StatsCache {
+}: AnswerCacheOptions): AnswerCache {
   const sites = new Map<string, Site>();
   /** Every answer by `siteId\nkey` (a site id holds no newline), oldest first. */
   const answers = new Map<string, Entry & { siteId: string }>();
@@ -72,7 +73,7 @@ export function createStatsCache({
     const entry = answers.get(id);
     if (!entry) return;
     answers.delete(id);
-    bytes -= entry.body.length;
+    bytes -= id.length + entry.body.length;
     sites.get(entry.siteId)?.keys.delete(id);
   }
 
@@ -114,16 +115,17 @@ export function createStatsCache({
       return clock;
     },
     set(siteId, key, answer, generation) {
-      if (ttlMs <= 0 || answer.body.length > maxBytes) return;
+      const id = `${siteId}\n${key}`;
+      const size = id.length + answer.body.length;
+      if (ttlMs <= 0 || size > maxBytes) return;
       const known = sites.get(siteId);
       if ((known?.invalidatedAt ?? forgottenUpTo) > generation) return;
       const site = known ?? remember(siteId, forgottenUpTo);
-      const id = `${siteId}\n${key}`;
       drop(id);
-      makeRoom(site, answer.body.length);
+      makeRoom(site, size);
       answers.set(id, { ...answer, siteId, expiresAt: Date.now() + ttlMs });
       site.keys.add(id);
-      bytes += answer.body.length;
+      bytes += size;
     },
     invalidateSites(siteIds) {
       for (const siteId of siteIds) {
