@@ -56,8 +56,8 @@ export async function foldBatch(
     const tx = transaction as unknown as Database;
     const ids = await insertRawEvents(tx, events);
     if (ids.length > 0) {
-      const idList = JSON.stringify(ids);
-      const inserted = sql`r.event_id IN (SELECT value::uuid FROM json_array_elements_text(${idList}::json))`;
+      // An array, not JSON: PostgreSQL then plans for this many rows rather than a default guess.
+      const inserted = sql`r.event_id = ANY(${sql.param(ids)}::uuid[])`;
       const siteIds = JSON.stringify([...new Set(events.map((event) => event.siteId))]);
       await lockSites(tx, sql`SELECT value AS site_id FROM json_array_elements_text(${siteIds}::json)`);
       // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.

@@ -8,13 +8,13 @@
  * window W = [first new event − timeout, last new event + timeout]:
  * - the stored visits overlapping W are the only ones the new events can
  *   change (a visit outside W has a gap over the timeout to every new event);
- * - fast path, the common case: no such visit, or one whose first event comes
- *   before every new event (in `(event_ts, event_id)` order) — the new visits
- *   are computed from that visit's row (as one segment: first event, last
- *   event, last page view) and the new events, without reading raw events;
- * - otherwise, every on-time raw event of the visitor in the span of those
- *   visits and the new events is read again and cut into visits (gaps and
- *   islands over `event_ts`, ties broken by `event_id`).
+ * - each such visit is one segment (first event, last event, last page view,
+ *   counts and first-event attributes), each new event another; the segments
+ *   are cut into visits as gaps and islands (`ts_start` ordered, ties broken by
+ *   the first event's id; an island ends where the next segment starts more
+ *   than the timeout after every earlier segment ended). This is exact without
+ *   reading raw events again: a stored visit has no gap over the timeout inside
+ *   it, and new events only close gaps, so visits merge but never split.
  * The old visits that are not among the new ones are deleted, the new ones
  * upserted, and (new − old) is added to the visit rollups, keys sorted.
  *
@@ -102,40 +102,69 @@ export function visitCtes(rules: VisitRules): SQL {
              CASE WHEN ${alias}.event_type = 'page_view' THEN ${alias}.event_ts END, ${alias}.event_id,
              ${columns(`${alias}.`)}`);
   return sql`
-    new AS (
-      SELECT * FROM fresh r WHERE r.visitor_id IS NOT NULL AND r.ingestion_ts - r.event_ts <= ${late}
-    ),
+    -- Per visitor: the window its on-time new events span, and their ids. From here on, CTEs join
+    -- tables by index, never each other: PostgreSQL has no row counts for CTEs, and a nested loop
+    -- between two of thousands of rows would take seconds.
     pairs AS (
-      SELECT site_id, visitor_id, min(event_ts) AS lo, max(event_ts) AS hi,
-             (array_agg(event_id ORDER BY event_ts, event_id))[1] AS first_id
-      FROM new GROUP BY site_id, visitor_id
+      SELECT site_id, visitor_id, min(event_ts) AS lo, max(event_ts) AS hi, array_agg(event_id) AS ids
+      FROM fresh WHERE visitor_id IS NOT NULL AND ingestion_ts - event_ts <= ${late}
+      GROUP BY site_id, visitor_id
     ),
+    touched AS (
+      SELECT p.*,
+             -- The common case: one new event and at most one stored visit within the timeout (which it joins).
+             cardinality(p.ids) = 1 AND c.n <= 1 AS simple
+      FROM pairs p CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM (
+          SELECT 1 FROM visits v
+          WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id
+            AND v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
+          LIMIT 2) overlapping
+      ) c
+    ),
+    -- The stored visits within the timeout of the new events: the only ones they can change.
     old AS (
-      SELECT v.* FROM visits v JOIN pairs p USING (site_id, visitor_id)
-      WHERE v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
+      SELECT v.*, t.simple FROM touched t JOIN visits v
+        ON v.site_id = t.site_id AND v.visitor_id = t.visitor_id
+       AND v.ended_at >= t.lo - ${timeout} AND v.started_at <= t.hi + ${timeout}
     ),
-    old_span AS (
-      SELECT site_id, visitor_id, count(*) AS n, min(started_at) AS lo, max(ended_at) AS hi,
-             min(started_at) AS first_ts, min(first_event_id::text)::uuid AS first_id
-      FROM old GROUP BY site_id, visitor_id
+    -- The simple case, row by row: the event extends its visit, starts it earlier, or is a visit alone.
+    single AS (
+      SELECT n.*, o.started_at AS o_started_at, o.ended_at AS o_ended_at, o.events AS o_events,
+             o.pageviews AS o_pageviews, o.entry_page AS o_entry_page, o.exit_page AS o_exit_page,
+             o.first_event_id AS o_first_event_id, o.exit_at AS o_exit_at, o.exit_event_id AS o_exit_event_id,
+             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `o.${column} AS o_${column}`).join(', '))},
+             (o.site_id IS NULL OR (n.event_ts, n.event_id) < (o.started_at, o.first_event_id)) AS is_first,
+             (n.event_type = 'page_view' AND (o.exit_at IS NULL OR (n.event_ts, n.event_id) > (o.exit_at, o.exit_event_id)))
+               AS is_exit
+      FROM touched t
+      JOIN raw_events n ON n.event_id = t.ids[1]
+      LEFT JOIN visits o ON o.site_id = t.site_id AND o.visitor_id = t.visitor_id
+        AND o.ended_at >= t.lo - ${timeout} AND o.started_at <= t.hi + ${timeout}
+      WHERE t.simple
     ),
-    plan AS (
-      SELECT p.site_id, p.visitor_id,
-             (o.n IS NULL OR (o.n = 1 AND (p.lo, p.first_id) > (o.first_ts, o.first_id))) AS fast,
-             least(p.lo, o.lo) AS lo, greatest(p.hi, o.hi) AS hi
-      FROM pairs p LEFT JOIN old_span o USING (site_id, visitor_id)
+    single_computed AS (
+      SELECT s.site_id, s.visitor_id, x.started_at, greatest(s.event_ts, s.o_ended_at) AS ended_at,
+             (x.started_at AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS date,
+             coalesce(s.o_events, 0) + 1 AS events,
+             coalesce(s.o_pageviews, 0) + (s.event_type = 'page_view')::int AS pageviews,
+             CASE WHEN s.is_first THEN s.path ELSE s.o_entry_page END AS entry_page,
+             CASE WHEN s.is_exit THEN s.path ELSE s.o_exit_page END AS exit_page,
+             CASE WHEN s.is_first THEN s.event_id ELSE s.o_first_event_id END AS first_event_id,
+             CASE WHEN s.is_exit THEN s.event_ts ELSE s.o_exit_at END AS exit_at,
+             CASE WHEN s.is_exit THEN s.event_id ELSE s.o_exit_event_id END AS exit_event_id,
+             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `CASE WHEN s.is_first THEN s.${column} ELSE s.o_${column} END AS ${column}`).join(', '))}
+      FROM single s
+      CROSS JOIN LATERAL (SELECT CASE WHEN s.is_first THEN s.event_ts ELSE s.o_started_at END AS started_at) x
+      LEFT JOIN sites z ON z.site_id = s.site_id
     ),
+    -- Every other visitor: its stored visits and new events as segments, cut into visits.
     segments (site_id, visitor_id, ts_start, tb, ts_end, events, pageviews, entry, exit, exit_ts, exit_tb, ${first}) AS (
       SELECT o.site_id, o.visitor_id, o.started_at, o.first_event_id, o.ended_at, o.events, o.pageviews,
              o.entry_page, o.exit_page, o.exit_at, o.exit_event_id, ${sql.raw(columns('o.'))}
-      FROM old o JOIN plan p USING (site_id, visitor_id) WHERE p.fast
+      FROM old o WHERE NOT o.simple
       UNION ALL
-      SELECT ${eventSegment('n')} FROM new n JOIN plan p USING (site_id, visitor_id) WHERE p.fast
-      UNION ALL
-      SELECT ${eventSegment('r')}
-      FROM plan p JOIN raw_events r
-        ON r.site_id = p.site_id AND r.visitor_id = p.visitor_id AND r.event_ts BETWEEN p.lo AND p.hi
-      WHERE NOT p.fast AND r.ingestion_ts - r.event_ts <= ${late}
+      SELECT ${eventSegment('n')} FROM touched t JOIN raw_events n ON n.event_id = ANY(t.ids) WHERE NOT t.simple
     ),
     flagged AS (
       SELECT *, CASE WHEN ts_start - max(ts_end) OVER (
@@ -163,6 +192,8 @@ export function visitCtes(rules: VisitRules): SQL {
       FROM numbered GROUP BY site_id, visitor_id, island
     ),
     computed AS (
+      SELECT * FROM single_computed
+      UNION ALL
       SELECT s.site_id, s.visitor_id, s.started_at, s.ended_at,
              (s.started_at AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS date,
              s.events, s.pageviews, f.entry AS entry_page, x.exit AS exit_page,
