@@ -5,9 +5,10 @@
  * largest row's, at most their sum. The rows with the largest sums are merged
  * first; the `offset + limit`-th largest visitors among them (or among the
  * lower bounds) is a threshold τ that the page's last row reaches, so a row
- * whose sum stays below τ cannot be on the page. Only the rows whose sum
- * reaches τ less `MARGIN` are merged; they are ordered as before, and the page
- * is the one merging every row gives.
+ * whose sum stays below τ cannot be on the page. Rows whose sum reaches τ
+ * less `MARGIN` are merged in rounds (largest sums first, each round as large
+ * as all before it, τ rising) until none is left; they are ordered as before,
+ * and the page is the one merging every row gives.
  *
  * The margin covers the estimator: a merged estimate can exceed the exact
  * count a sum is made of (standard error 0.81%), and a month's count is
@@ -97,9 +98,20 @@ export async function rowsByVisitors(
     await merge(null, false);
     return { rows, estimated, merged: merged.size };
   }
-  await merge(valuesOf(largestSums(bounds, n)), read.sketched);
-  const more = stillPossible(bounds, merged, n);
-  if (more.length > 0) await merge(valuesOf(more), read.sketched);
+  // Rounds of the largest sums not merged yet, each as large as all before it, until every row that can still
+  // reach the page is merged: a row whose sum is large but whose visitors come back day after day raises the
+  // threshold little, the next round's rows more.
+  let more = [...bounds.keys()];
+  while (more.length > 0) {
+    const round = Math.max(n, merged.size);
+    const next =
+      more.length <= 2 * round
+        ? more
+        : largestSums(new Map(more.map((key) => [key, bounds.get(key) as Bounds])), round);
+    await merge(valuesOf(next), read.sketched);
+    for (const key of next) if (!merged.has(key)) merged.set(key, 0);
+    more = stillPossible(bounds, merged, n);
+  }
   // The answer says `visitors` is approximate when any row's count is; a row left out may be one, but only
   // beyond the sparse limit, and then a merged row is dense too. Unless, at the edges, none is: merge those.
   if (!estimated && read.sketched) {
