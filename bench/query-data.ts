@@ -249,6 +249,7 @@ async function main() {
     'bounces',
     'duration_s',
     'visitors_sketch',
+    'visitors_estimate',
   ]);
   let monthSlices = new Map<string, Slice>();
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
@@ -478,6 +479,7 @@ async function main() {
             m.bounces,
             m.duration,
             `\\x${bytes.toString('hex')}`,
+            m.sketch.estimate(),
           ]);
         }
       }

@@ -4,7 +4,9 @@
  * a year-long query reads 12 rows per value instead of 365. A month is sealed
  * once it ended more than `LATE_EVENT_HOURS` (plus a day for every time zone)
  * ago; a sealed month whose totals no longer match its days (an event later
- * still) is read from its days and sealed again. Run by the worker beside the
+ * still) is read from its days and sealed again. Each row keeps its sketch's
+ * estimate too (`visitors_estimate`), a bound for ranking by visitors
+ * (`top-visitors.ts`). Run by the worker beside the
  * day seals (`worker/sketches.ts`).
  */
 import { sql } from 'drizzle-orm';
@@ -64,16 +66,16 @@ export async function sealMonth(db: Database, siteId: string, month: string): Pr
       await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId} AND month = ${month}::date`);
       for (let i = 0; i < rows.length; i += 1_000) {
         const chunk = rows.slice(i, i + 1_000);
-        const sketches = chunk.map((row) =>
-          (unions.get(`${row.dimension}\u0000${row.value}`) as VisitorUnion).serialize(),
-        );
+        const chunkUnions = chunk.map((row) => unions.get(`${row.dimension}\u0000${row.value}`) as VisitorUnion);
+        const sketches = chunkUnions.map((union) => union.serialize());
         await tx.execute(sql`
-          INSERT INTO site_monthly_rollups (site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch)
+          INSERT INTO site_monthly_rollups (site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate)
           SELECT ${siteId}, ${month}::date, * FROM unnest(
             ${sql.param(chunk.map((row) => row.dimension))}::text[], ${sql.param(chunk.map((row) => row.value))}::text[],
             ${sql.param(chunk.map((row) => row.events))}::bigint[], ${sql.param(chunk.map((row) => row.pageviews))}::bigint[],
             ${sql.param(chunk.map((row) => row.visits))}::bigint[], ${sql.param(chunk.map((row) => row.bounces))}::bigint[],
-            ${sql.param(chunk.map((row) => row.duration_s))}::bigint[], ${sql.param(sketches.map((s) => `\\x${s.toString('hex')}`))}::bytea[])`);
+            ${sql.param(chunk.map((row) => row.duration_s))}::bigint[], ${sql.param(sketches.map((s) => `\\x${s.toString('hex')}`))}::bytea[],
+            ${sql.param(chunkUnions.map((union) => union.estimate()))}::bigint[])`);
       }
       return rows.length;
     },
@@ -81,7 +83,11 @@ export async function sealMonth(db: Database, siteId: string, month: string): Pr
   );
 }
 
-/** Seals every whole month that ended long enough ago and is not sealed (or no longer current); answers how many. */
+/**
+ * Seals every whole month that ended long enough ago and is not sealed (or no
+ * longer current, or sealed before months kept their visitor estimate);
+ * answers how many.
+ */
 export async function sealPendingMonths(
   db: Database,
   { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
@@ -97,7 +103,7 @@ export async function sealPendingMonths(
         WHERE NOT EXISTS (
           SELECT 1 FROM site_monthly_rollups m
           WHERE m.site_id = p.site_id AND m.dimension = '' AND m.value = '' AND m.month = p.month
-            AND ${MONTH_IS_CURRENT})
+            AND m.visitors_estimate IS NOT NULL AND ${MONTH_IS_CURRENT})
         ORDER BY 1, 2`,
   );
   for (const { site_id: siteId, month } of pending) await sealMonth(db, siteId, month);

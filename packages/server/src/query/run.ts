@@ -2,7 +2,8 @@
  * Runs a query plan: counts from `sql.ts`, then the answer — metrics derived,
  * time buckets zero-filled, ordered, paged, compared. Visitor sketches are
  * the costly part of a breakdown, so when the order does not need `visitors`
- * they are merged only for the rows of the page (and of its comparison).
+ * they are merged only for the rows of the page (and of its comparison), and
+ * when it does, only for the rows that can reach the page (`top-visitors.ts`).
  */
 import type { Metric, QueryMeta, QueryResultRow } from '@tally/shared';
 import type { Database } from '../db/client.js';
@@ -18,6 +19,7 @@ import {
   type Source,
   zeroCounts,
 } from './sql.js';
+import { rowsByVisitors } from './top-visitors.js';
 
 export interface QueryAnswer {
   results: QueryResultRow[];
@@ -126,23 +128,46 @@ function valuesOf(plan: QueryPlan, rows: AggregatedRow[]): string[] | null {
   return [...new Set(rows.map((row) => row.dimensions[index] as string))];
 }
 
-export async function runQuery(db: Database, plan: QueryPlan): Promise<QueryAnswer> {
+/**
+ * Whether `rowsByVisitors` ranks this plan: a rollup breakdown ordered by
+ * visitors (descending) first, whose rows span several days (one day's rows
+ * have exact counts, read without any sketch).
+ */
+function ranksByVisitors(plan: QueryPlan, source: Source): boolean {
+  const [first] = plan.orderBy;
+  if (source.kind !== 'rollups' || plan.range.kind !== 'days') return false;
+  if (first?.[0] !== 'visitors' || first[1] !== 'desc') return false;
+  if (!plan.dimensions.some((dimension) => dimension.level !== 'time')) return false;
+  const time = plan.dimensions.find((dimension) => dimension.level === 'time');
+  return time === undefined ? plan.range.from !== plan.range.to : time.bucket !== 'day';
+}
+
+/** `prune: false` merges every row's sketches to order by visitors (the tests compare both ways). */
+export async function runQuery(db: Database, plan: QueryPlan, options: { prune?: boolean } = {}): Promise<QueryAnswer> {
   const source = chooseSource(plan);
   const wantsVisitors = plan.metrics.includes('visitors');
   const orderNeedsVisitors = plan.orderBy.some(([name]) => name === 'visitors');
   const breakdown = plan.dimensions.some((dimension) => dimension.level !== 'time');
   // Sketches for the page only: a rollup breakdown whose order does not read visitors.
   const visitorsLater = wantsVisitors && !orderNeedsVisitors && breakdown && source.kind === 'rollups';
+  // Sketches for the rows that can reach the page: a rollup breakdown ordered by visitors.
+  const visitorsRanked = options.prune !== false && ranksByVisitors(plan, source);
   const period: Period | null =
     plan.range.kind === 'days' ? { from: plan.range.from, to: plan.range.to, buckets: plan.buckets } : null;
 
   const main = await aggregate(db, plan, source, period, {
-    visitors: wantsVisitors && !visitorsLater,
+    visitors: wantsVisitors && !visitorsLater && !visitorsRanked,
     values: null,
   });
   let estimated = main.visitorsEstimated;
-  const rows = zeroFill(plan, main.rows).sort(compareRows(plan));
-  const page = rows.slice(plan.offset, plan.offset + plan.limit);
+  const rows = zeroFill(plan, main.rows);
+  let ranked = rows;
+  if (visitorsRanked && source.kind === 'rollups' && period !== null) {
+    const found = await rowsByVisitors(db, plan, source.dimension, period, rows);
+    ranked = found.rows;
+    estimated ||= found.estimated;
+  }
+  const page = ranked.sort(compareRows(plan)).slice(plan.offset, plan.offset + plan.limit);
 
   if (visitorsLater && page.length > 0) {
     const later = await aggregate(db, plan, source, period, { visitors: true, values: valuesOf(plan, page) });

@@ -104,7 +104,7 @@ const and = (conditions: SQL[]): SQL => (conditions.length === 0 ? sql`true` : s
 
 // ─── Rollups ──────────────────────────────────────────────────────────────────
 
-interface DayWindow {
+export interface DayWindow {
   from: string;
   to: string;
   buckets: TimeBucket[] | null;
@@ -150,7 +150,7 @@ export async function aggregateRollups(
   plan: QueryPlan,
   dimension: string,
   window: DayWindow,
-  options: { visitors: boolean; values: string[] | null },
+  options: { visitors: boolean; values: string[] | null; unions?: boolean },
 ): Promise<Aggregate> {
   const where = rollupWhere(plan, dimension, window, options.values);
   const bucket = dayBucket(sql`r.date`, window.buckets);
@@ -185,7 +185,7 @@ export async function aggregateRollups(
             (days) =>
               new Map(days.map((day) => [`${day.b}\u0000`, { visitors: Number(day.unique_users), estimated: false }])),
           )
-        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed, window), window, where, dimension),
+        : rollupVisitors(db, plan, rollupFrom(plan, dimension, sealed, window), window, where, dimension, options),
   ]);
   const byKey = new Map<string, AggregatedRow>();
   for (const row of rows) {
@@ -267,7 +267,8 @@ function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise
 
 /**
  * The rollup rows of one dimension as `r`: sealed months as one row each
- * (dated by their 1st), every other day as itself.
+ * (dated by their 1st), every other day as itself. `r.visitors_sum` is a
+ * row's own visitor count: exact for a sealed day, estimated for a month.
  */
 function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[], window: DayWindow): SQL {
   if (sealed.length === 0) return sql`site_daily_rollups r`;
@@ -286,7 +287,7 @@ function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[], window
     FROM site_daily_rollups
     WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND ${days}
     UNION ALL
-    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, NULL::bigint
+    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate
     FROM site_monthly_rollups
     WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND month = ANY(${months})
   ) r`;
@@ -306,7 +307,8 @@ function dimensionsOf(plan: QueryPlan, bucketIndex: number, value: string): (str
  * Per bucket and value (`"b\u0000v"`), its distinct visitors: the union of the
  * sealed days' sketches and, for days whose sketch is not made yet, the visitor
  * ids of the table the rollup was folded from. With no sketch in the range at
- * all, PostgreSQL counts the ids itself, exactly.
+ * all, PostgreSQL counts the ids itself, exactly — unless `unions`: some values
+ * of a range that has sketches, counted as they are when all are.
  */
 async function rollupVisitors(
   db: Database,
@@ -315,6 +317,7 @@ async function rollupVisitors(
   window: DayWindow,
   where: SQL,
   dimension: string,
+  options: { unions?: boolean },
 ): Promise<Map<string, { visitors: number; estimated: boolean }>> {
   const bucket = dayBucket(sql`r.date`, window.buckets);
   const unsealed = sql`
@@ -361,7 +364,7 @@ async function rollupVisitors(
     ),
     queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
   ]);
-  if (sketches.length === 0) {
+  if (sketches.length === 0 && !options.unions) {
     const rows = await queryRows<{ b: number; v: string; n: string }>(
       db,
       sql`${unsealed}
@@ -393,6 +396,70 @@ async function rollupVisitors(
   for (const row of ids) unionOf(Number(row.b), row.v).addVisitor(row.id);
   for (const [key, union] of unions) counted.set(key, { visitors: union.estimate(), estimated: !union.exact });
   return counted;
+}
+
+/** Bounds on one answer row's distinct visitors, from the counts of its rollup rows. */
+export interface VisitorBounds {
+  dimensions: (string | number)[];
+  /** The largest row's count: the row's visitors are at least this many. */
+  lower: number;
+  /** The rows' counts summed: the row's visitors are at most this many. */
+  upper: number;
+}
+
+/**
+ * Per bucket and value, bounds on its distinct visitors read without any
+ * sketch: a sealed day's exact count (`visitors_sum`), a sealed month's
+ * estimate (`visitors_estimate`), a day not sealed yet counted from its
+ * visitor ids. `sketched` says whether any row has a sketch. `null` when a
+ * sealed row has no count (a month sealed before months kept one).
+ */
+export async function rollupVisitorBounds(
+  db: Database,
+  plan: QueryPlan,
+  dimension: string,
+  window: DayWindow,
+): Promise<{ rows: VisitorBounds[]; sketched: boolean } | null> {
+  const where = rollupWhere(plan, dimension, window, null);
+  const from = rollupFrom(plan, dimension, await sealedMonths(db, plan, window), window);
+  const bucket = dayBucket(sql`r.date`, window.buckets);
+  type Row = { b: number; v: string; lower: string; upper: string; unknown?: string };
+  const [sealedRows, unsealedRows] = await Promise.all([
+    queryRows<Row>(
+      db,
+      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, max(r.visitors_sum) AS lower, sum(r.visitors_sum) AS upper,
+            count(*) - count(r.visitors_sum) AS unknown
+          FROM ${from} WHERE ${where} AND r.visitors_sketch IS NOT NULL GROUP BY 1, 2`,
+    ),
+    queryRows<Row>(
+      db,
+      sql`WITH missing AS (
+            SELECT r.date, r.value, ${bucket} AS b, ${rowValue(plan)} AS k FROM ${from}
+            WHERE ${where} AND r.visitors_sketch IS NULL
+          )
+          SELECT m.b, m.k AS v, max(c.n) AS lower, sum(c.n) AS upper
+          FROM missing m CROSS JOIN LATERAL (
+            SELECT count(DISTINCT x.visitor_id) AS n FROM (${unsealedVisitors(plan, dimension)}) x
+          ) c GROUP BY 1, 2`,
+    ),
+  ]);
+  if (sealedRows.some((row) => Number(row.unknown) > 0)) return null;
+  const bounds = new Map<string, VisitorBounds>();
+  for (const row of [...sealedRows, ...unsealedRows]) {
+    const key = `${row.b}\u0000${row.v}`;
+    const found = bounds.get(key);
+    if (found === undefined) {
+      bounds.set(key, {
+        dimensions: dimensionsOf(plan, Number(row.b) - 1, row.v),
+        lower: Number(row.lower),
+        upper: Number(row.upper),
+      });
+    } else {
+      found.lower = Math.max(found.lower, Number(row.lower));
+      found.upper += Number(row.upper);
+    }
+  }
+  return { rows: [...bounds.values()], sketched: sealedRows.length > 0 };
 }
 
 /** The visitors of one rollup row `m` (its `date` and `value`) read from the table it was folded from. */

@@ -5,7 +5,7 @@
  * them, `query/sql.ts` reads them). A month is sealed when its totals row
  * (dimension `''`, value `''`) exists; only whole past months are sealed.
  */
-import { date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { bytea, rollupCounters } from './site-daily-rollups.js';
 
 export const siteMonthlyRollups = pgTable(
@@ -18,6 +18,13 @@ export const siteMonthlyRollups = pgTable(
     value: text('value').notNull(),
     ...rollupCounters(),
     visitorsSketch: bytea('visitors_sketch').notNull(),
+    /**
+     * The month's distinct visitors as its sketch estimates them, written at
+     * sealing: ranking a breakdown by visitors bounds each value with it
+     * before merging any sketch (`query/top-visitors.ts`). Null in months
+     * sealed before it existed; the worker seals those again.
+     */
+    visitorsEstimate: bigint('visitors_estimate', { mode: 'number' }),
   },
   (table) => [primaryKey({ columns: [table.siteId, table.dimension, table.month, table.value] })],
 );

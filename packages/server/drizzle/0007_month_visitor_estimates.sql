@@ -1,0 +1,1 @@
+ALTER TABLE "site_monthly_rollups" ADD COLUMN "visitors_estimate" bigint;
