@@ -81,11 +81,6 @@ const DIMENSION_VALUES = sql.raw(
 );
 
 /**
- * Recomputes the visits of the visitors whose raw events `newEvents` selects
- * (a condition on `raw_events r`: this fold's inserted ids, or a whole site
- * when re-folding) and applies the change to the rollups.
- */
-/**
  * The visit recompute as CTEs for the fold's one statement: reads `fresh` (the
  * newly inserted raw events), writes `visits`, and ends with `visit_rows`, the
  * (new − old) rollup rows, which the fold adds with the event-level rows in one
