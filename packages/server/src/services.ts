@@ -24,9 +24,10 @@ import { createRedisConnection } from './queue/connection.js';
 import { createBullEventsQueue, startBullWorker } from './queue/events-queue.js';
 import { createInProcessQueue } from './queue/in-process-queue.js';
 import { warnUnlessNoEviction } from './queue/redis-checks.js';
-import type { BatchProcessor, EventQueue, QueueWorker } from './queue/types.js';
+import type { BatchProcessor, EventQueue, JobWindow, QueueWorker } from './queue/types.js';
+import { createJobWindow, fixedJobWindow } from './worker/job-window.js';
 import { countParkedEvents } from './worker/park.js';
-import { createBatchProcessor } from './worker/processor.js';
+import { createBatchProcessor, FOLD_EVENTS_IN_FLIGHT } from './worker/processor.js';
 import { type RefoldLoop, startRefolds } from './worker/refold.js';
 import { startRetention } from './worker/retention.js';
 import { startSealing } from './worker/sketches.js';
@@ -80,7 +81,7 @@ interface Backend {
   isMigrated(): boolean;
   /** Resolves once the database is migrated and the queue connected. */
   whenReady(): Promise<void>;
-  startQueueWorker(processor: BatchProcessor, concurrency: number, logger: Logger): QueueWorker;
+  startQueueWorker(processor: BatchProcessor, jobWindow: JobWindow, logger: Logger): QueueWorker;
   close(): Promise<void>;
 }
 
@@ -162,7 +163,7 @@ function connectPostgresAndRedis(
     whenReady: async () => {
       await Promise.all([migration, queue.queue.waitUntilReady()]);
     },
-    startQueueWorker(processor, concurrency, workerLogger) {
+    startQueueWorker(processor, jobWindow, workerLogger) {
       // The worker folds into tables the migration makes: it starts once they exist.
       const started = migration.then(() =>
         closed
@@ -172,7 +173,7 @@ function connectPostgresAndRedis(
                 ? clients.redis.duplicate({ maxRetriesPerRequest: null, enableReadyCheck: false })
                 : createRedisConnection(config, 'worker'),
               prefix: config.QUEUE_PREFIX,
-              concurrency,
+              jobWindow,
               processor,
               logger: workerLogger,
               lockMs: config.JOB_LOCK_MS,
@@ -210,7 +211,7 @@ async function openEmbedded(config: Env, logger: Logger): Promise<Backend> {
     queue,
     isMigrated: () => true,
     whenReady: async () => {},
-    startQueueWorker: (processor, concurrency) => queue.startWorker({ processor, concurrency }),
+    startQueueWorker: (processor, jobWindow) => queue.startWorker({ processor, jobWindow }),
     async close() {
       await queue.close();
       await database.close();
@@ -309,12 +310,14 @@ export async function openServices(
       processor,
       logger: workerLogger = logger,
     } = {}) {
+      // At least `concurrency` jobs at once, more when they are small, so that folds stay large.
+      const jobWindow = processor ? fixedJobWindow(concurrency) : createJobWindow(concurrency, FOLD_EVENTS_IN_FLIGHT);
       const folds =
         processor ??
         createBatchProcessor({
           db: workerDatabase.db,
           logger: workerLogger,
-          concurrency,
+          jobWindow,
           onParked: (event) => metrics.onParked(event),
           visitRules,
           onFolded: (result, events) => {
@@ -322,7 +325,7 @@ export async function openServices(
             changed(new Set(events.map((event) => event.siteId)));
           },
         });
-      const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), concurrency, workerLogger);
+      const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), jobWindow, workerLogger);
       // Time-zone re-folds run beside the folds, in every worker process (one at a time per site: the site lock).
       const refolds = startRefolds({
         db: workerDatabase.db,

@@ -13,6 +13,7 @@ import { createMetrics } from '../src/metrics.js';
 import { createRedisConnection } from '../src/queue/connection.js';
 import { startBullWorker } from '../src/queue/events-queue.js';
 import type { QueueWorker } from '../src/queue/types.js';
+import { fixedJobWindow } from '../src/worker/job-window.js';
 import { createBatchProcessor } from '../src/worker/processor.js';
 import { pageView, postJson, silentLogger, startTestStack, type TestStack, testConfig } from './support.js';
 
@@ -241,7 +242,7 @@ describe('metrics and request ids', () => {
       startBullWorker({
         connection: createRedisConnection(stack.config, 'worker'),
         prefix: stack.prefix,
-        concurrency: 2,
+        jobWindow: fixedJobWindow(2),
         processor: metrics.instrumentProcessor(processor),
         logger: silentLogger,
       }),

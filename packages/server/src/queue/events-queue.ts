@@ -17,6 +17,7 @@ import {
   EVENTS_JOB_OPTIONS,
   type EventQueue,
   type EventsJobData,
+  type JobWindow,
   MAX_STALLED_COUNT,
   type QueuedEvent,
   type QueueWorker,
@@ -104,7 +105,8 @@ export function createBullEventsQueue({ connection, prefix, logger }: BullQueueO
 }
 
 export interface BullWorkerOptions extends BullQueueOptions {
-  concurrency: number;
+  /** How many jobs to hold at once; told each job's size. */
+  jobWindow: JobWindow;
   processor: BatchProcessor;
   /**
    * How long a job's lock lasts, hence how soon a job of a killed worker is
@@ -117,7 +119,7 @@ export function startBullWorker({
   connection,
   prefix,
   logger,
-  concurrency,
+  jobWindow,
   processor,
   lockMs = 30_000,
 }: BullWorkerOptions): QueueWorker & {
@@ -126,6 +128,9 @@ export function startBullWorker({
   const worker: Worker<EventsJobData> = new Worker<EventsJobData>(
     EVENTS_QUEUE_NAME,
     async (job) => {
+      jobWindow.observe(Array.isArray(job.data?.events) ? job.data.events.length : 1);
+      // BullMQ reads this before it takes each further job.
+      if (worker.concurrency !== jobWindow.size) worker.concurrency = jobWindow.size;
       try {
         return await processor(job.data.events);
       } catch (error) {
@@ -139,7 +144,7 @@ export function startBullWorker({
     {
       connection,
       prefix,
-      concurrency,
+      concurrency: jobWindow.size,
       lockDuration: lockMs,
       stalledInterval: lockMs,
       maxStalledCount: MAX_STALLED_COUNT,

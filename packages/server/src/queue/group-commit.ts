@@ -24,9 +24,9 @@ export interface GroupCommitOptions<T> {
   /**
    * A group is also sealed once this many callers joined it: when no more
    * callers can come (a worker with all its job slots waiting), lingering
-   * only wastes time.
+   * only wastes time. A function is asked each time a caller joins.
    */
-  maxCallers?: number;
+  maxCallers?: number | (() => number);
   /**
    * Items accepted but not yet written, at most: past it `add` rejects at once
    * (`GroupCommitFullError`), so a write that hangs cannot make memory grow
@@ -122,7 +122,8 @@ export function createGroupCommit<T>({
         open ??= { items: [], waiters: [] };
         for (const item of items) open.items.push(item);
         open.waiters.push({ resolve, reject });
-        if (open.items.length >= maxItems || open.waiters.length >= maxCallers) seal();
+        const callers = typeof maxCallers === 'function' ? maxCallers() : maxCallers;
+        if (open.items.length >= maxItems || open.waiters.length >= callers) seal();
         schedulePump();
       });
     },

@@ -1,12 +1,13 @@
 /**
  * The in-process queue keeps BullMQ's promises: every job runs, at most
- * `concurrency` at once, a failing job is retried with doubling backoff until
+ * `jobWindow.size` at once, a failing job is retried with doubling backoff until
  * its attempts run out and is then kept as failed, and a clean stop drains
  * what is queued.
  */
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
+import { fixedJobWindow } from '../worker/job-window.js';
 import { createInProcessQueue } from './in-process-queue.js';
 import { EVENTS_JOB_OPTIONS, type QueuedEvent } from './types.js';
 
@@ -41,7 +42,7 @@ describe('in-process queue', () => {
     const seen: number[] = [];
     const started = Date.now();
     queue.startWorker({
-      concurrency: 1,
+      jobWindow: fixedJobWindow(1),
       processor: async () => {
         seen.push(Date.now() - started);
         if (seen.length < 2) throw new Error('first try fails');
@@ -55,13 +56,13 @@ describe('in-process queue', () => {
     expect(await queue.counts()).toMatchObject({ failed: 0, delayed: 0, waiting: 0, active: 0 });
   });
 
-  it('runs every job once, at most `concurrency` at a time', async () => {
+  it('runs every job once, at most `jobWindow.size` at a time', async () => {
     const queue = createInProcessQueue({ logger });
     let active = 0;
     let peak = 0;
     const done: string[] = [];
     const worker = queue.startWorker({
-      concurrency: 3,
+      jobWindow: fixedJobWindow(3),
       processor: async (events) => {
         active++;
         peak = Math.max(peak, active);
@@ -91,7 +92,7 @@ describe('in-process queue', () => {
     const tries: number[] = [];
     const started = Date.now();
     queue.startWorker({
-      concurrency: 2,
+      jobWindow: fixedJobWindow(2),
       processor: async () => {
         tries.push(Date.now() - started);
         throw new Error('bad batch');
@@ -111,7 +112,7 @@ describe('in-process queue', () => {
     let badTries = 3; // then it still has all 4 attempts for a real failure
     const folded: string[] = [];
     queue.startWorker({
-      concurrency: 1,
+      jobWindow: fixedJobWindow(1),
       processor: async (events) => {
         if (outages-- > 0) throw new DatabaseUnavailableError(new Error('connect ECONNREFUSED'));
         if (badTries-- > 0) throw new Error('lock timeout');
@@ -132,7 +133,7 @@ describe('in-process queue', () => {
     const done: string[] = [];
     let failFirst = true;
     const worker = queue.startWorker({
-      concurrency: 1,
+      jobWindow: fixedJobWindow(1),
       processor: async (events) => {
         if (failFirst) {
           failFirst = false;

@@ -14,6 +14,7 @@ import {
   DATABASE_OUTAGE_PAUSE_MS,
   EVENTS_JOB_OPTIONS,
   type EventQueue,
+  type JobWindow,
   type QueueCounts,
   type QueuedEvent,
   type QueueWorker,
@@ -34,8 +35,8 @@ export interface InProcessQueueOptions {
 }
 
 export interface InProcessQueue extends EventQueue {
-  /** Starts taking jobs with `processor`, at most `concurrency` at a time. */
-  startWorker(options: { processor: BatchProcessor; concurrency: number }): QueueWorker;
+  /** Starts taking jobs with `processor`, at most `jobWindow.size` at a time. */
+  startWorker(options: { processor: BatchProcessor; jobWindow: JobWindow }): QueueWorker;
 }
 
 export function createInProcessQueue({
@@ -51,7 +52,7 @@ export function createInProcessQueue({
   let completed = 0;
   let nextId = 1;
   let closed = false;
-  let worker: { processor: BatchProcessor; concurrency: number } | undefined;
+  let worker: { processor: BatchProcessor; jobWindow: JobWindow } | undefined;
   let draining = false;
   let onIdle: (() => void) | undefined;
 
@@ -60,8 +61,10 @@ export function createInProcessQueue({
   }
 
   function pump() {
-    while (worker && active < worker.concurrency && waiting.length > 0) {
-      run(worker.processor, waiting.shift() as Job);
+    while (worker && active < worker.jobWindow.size && waiting.length > 0) {
+      const job = waiting.shift() as Job;
+      worker.jobWindow.observe(job.events.length);
+      run(worker.processor, job);
     }
     if (isIdle()) onIdle?.();
   }

@@ -84,6 +84,16 @@ export interface FoldResult {
 /** What a worker does with one job: fold its events into the database. */
 export type BatchProcessor = (events: QueuedEvent[]) => Promise<unknown>;
 
+/**
+ * How many jobs a worker takes at once (`worker/job-window.ts`): the queue
+ * reads `size` before it takes another job and tells `observe` each job's
+ * event count.
+ */
+export interface JobWindow {
+  readonly size: number;
+  observe(eventsInJob: number): void;
+}
+
 export interface EventQueue {
   /** Resolves once the events are durable in the queue; rejects with `QueueUnavailableError` otherwise. */
   enqueueEvents(events: QueuedEvent[]): Promise<void>;

@@ -24,8 +24,9 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/client.js';
 import { DatabaseUnavailableError, isDatabaseConnectionError } from '../errors.js';
 import { createGroupCommit } from '../queue/group-commit.js';
-import type { FoldResult, QueuedEvent } from '../queue/types.js';
+import type { FoldResult, JobWindow, QueuedEvent } from '../queue/types.js';
 import { foldBatch } from './fold-batch.js';
+import { fixedJobWindow } from './job-window.js';
 import { parkEvent } from './park.js';
 import type { VisitRules } from './visits.js';
 
@@ -52,6 +53,8 @@ const FOLDS_IN_FLIGHT = 2;
  * small beside the freshness users expect of a stats page.
  */
 const FOLD_LINGER_MS = 20;
+/** Events the folds in flight take at most: what the worker's job window aims to hold (`job-window.ts`). */
+export const FOLD_EVENTS_IN_FLIGHT = FOLDS_IN_FLIGHT * MAX_EVENTS_PER_FOLD;
 
 export interface ProcessorOptions {
   db: Database;
@@ -60,8 +63,8 @@ export interface ProcessorOptions {
   onFolded?: (result: FoldResult, events: readonly QueuedEvent[]) => void;
   /** Called after an event was parked, for metrics. */
   onParked?: (event: QueuedEvent) => void;
-  /** Jobs the queue runs at once (`WORKER_CONCURRENCY`): a fold stops waiting once its share of them has joined. */
-  concurrency?: number;
+  /** The jobs the queue holds at once (`job-window.ts`): a fold stops waiting once its share of them has joined. */
+  jobWindow?: JobWindow;
   /** `VISIT_TIMEOUT_MINUTES` and `LATE_EVENT_HOURS`; SPEC defaults when absent. */
   visitRules?: VisitRules;
 }
@@ -71,7 +74,7 @@ export function createBatchProcessor({
   logger,
   onFolded,
   onParked,
-  concurrency = 10,
+  jobWindow = fixedJobWindow(10),
   visitRules,
 }: ProcessorOptions) {
   async function foldWithRetries(events: QueuedEvent[]): Promise<FoldResult> {
@@ -117,7 +120,7 @@ export function createBatchProcessor({
     maxItems: MAX_EVENTS_PER_FOLD,
     maxInFlight: FOLDS_IN_FLIGHT,
     lingerMs: FOLD_LINGER_MS,
-    maxCallers: Math.max(1, Math.floor(concurrency / FOLDS_IN_FLIGHT)),
+    maxCallers: () => Math.max(1, Math.floor(jobWindow.size / FOLDS_IN_FLIGHT)),
   });
 
   return async function processBatch(events: QueuedEvent[]): Promise<void> {
