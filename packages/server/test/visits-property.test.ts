@@ -1,6 +1,6 @@
 /**
  * SPEC §11, exactly-once for visits: events delivered shuffled, duplicated and
- * split into batches folded by concurrent workers give exactly the visits and
+ * split into batches folded by concurrent workers (whole, or cut into visitor parts) give exactly the visits and
  * rollups that a plain in-memory model computes from the same events in order
  * — for several visitors, a site in America/New_York across the March DST
  * change, gaps around the 30-minute timeout, and events arriving over 48 h late.
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres, type DatabaseHandle } from '../src/db/client.js';
 import type { QueuedEvent } from '../src/queue/types.js';
 import { foldBatch } from '../src/worker/fold-batch.js';
-import { VISIT_DIMENSIONS } from '../src/worker/visits.js';
+import { DEFAULT_VISIT_RULES, VISIT_DIMENSIONS } from '../src/worker/visits.js';
 import { createTestDatabase, type TestDatabase } from './support.js';
 
 const TIMEOUT_MS = 30 * 60_000;
@@ -192,12 +192,14 @@ const eventsArbitrary = fc
     return events;
   });
 
-/** Shuffled, with some events duplicated, cut into batches for 4 workers. */
+/** Shuffled, with some events duplicated, cut into batches for 4 workers, maybe in visitor parts. */
 const deliveryArbitrary = (count: number) =>
   fc.record({
     order: fc.array(fc.nat(), { minLength: count, maxLength: count }),
     duplicates: fc.array(fc.nat({ max: Math.max(0, count - 1) }), { maxLength: Math.ceil(count / 4) }),
     batchSize: fc.integer({ min: 1, max: 25 }),
+    // Cut batches of at least this many events into visitor parts folded side by side (as large batches are).
+    partitionMinEvents: fc.constantFrom(1, 4, Number.POSITIVE_INFINITY),
   });
 
 describe('visits are exactly those of in-order delivery (property)', () => {
@@ -243,7 +245,10 @@ describe('visits are exactly those of in-order delivery (property)', () => {
           for (let i = 0; i < shuffled.length; i += delivery.batchSize)
             batches.push(shuffled.slice(i, i + delivery.batchSize));
           const workers = [0, 1, 2, 3].map(async (worker) => {
-            for (let i = worker; i < batches.length; i += 4) await foldBatch(database.db, batches[i] as QueuedEvent[]);
+            for (let i = worker; i < batches.length; i += 4)
+              await foldBatch(database.db, batches[i] as QueuedEvent[], DEFAULT_VISIT_RULES, {
+                partitionMinEvents: delivery.partitionMinEvents,
+              });
           });
           await Promise.all(workers);
 

@@ -2,23 +2,30 @@
  * Folds a batch of events into PostgreSQL with an exactly-once effect (SPEC §3):
  * one statement inserts the raw events and aggregates only the rows that this
  * very statement inserted, so a redelivered job, a retried job or a client's
- * resend never counts twice. Every upsert walks its keys in sorted order, so
- * concurrent workers queue behind each other instead of deadlocking. Tables
- * are named by their drizzle definitions, so a renamed table fails the build.
+ * resend never counts twice. Tables are named by their drizzle definitions, so
+ * a renamed table fails the build.
  *
- * One transaction, three steps (SPEC §9, §11):
+ * A large batch is cut by visitor into `FOLD_PARTITIONS` parts folded side by
+ * side, each in its own transaction: a visitor's events and visits are only
+ * ever touched by the part that owns the visitor, so the parts need not wait
+ * for each other until the shared counters at the very end. Each part, one
+ * transaction, three steps (SPEC §9, §11):
  * 1. insert the sites (first event creates the row) and the raw events; only
  *    the ids this statement inserted go on;
- * 2. lock the sites of those events (an advisory lock per site, in sorted
- *    order): folds of one site take turns from here, and a time-zone re-fold
- *    (`refold.ts`) takes the same lock, so days never mix two time zones;
+ * 2. lock the sites of those events, shared, then each (site, visitor part)
+ *    the events fall in, exclusive (advisory locks, in sorted order): folds of
+ *    one site's same visitors take turns from here, other parts go on, and a
+ *    time-zone re-fold, a day seal or a site delete (`lockSites`, exclusive)
+ *    waits for every fold of the site and holds them off, so days never mix
+ *    two time zones;
  * 3. fold the inserted events into the daily tables by site-local day
  *    (`event_ts AT TIME ZONE sites.time_zone`), then recompute the visits they
  *    touch (`visits.ts`).
- * Every row of step 3 is keyed by its site, and a site's folds take turns on
- * its lock, so folds never wait on each other's rows there; the site locks
- * are taken in sorted order and the raw inserts in `event_id` order, so folds
- * cannot deadlock.
+ * Step 3 computes everything before it writes a shared counter row (its final
+ * insert sorts its input first; the other counters are written after it), and
+ * writes those rows in sorted key order, so two parts meet only there, the
+ * second waiting for the first to commit, and never deadlock; the site and
+ * part locks are taken in sorted order and the raw inserts in `event_id` order.
  */
 
 import { type SQL, sql } from 'drizzle-orm';
@@ -36,36 +43,89 @@ import {
 import type { FoldResult, QueuedEvent } from '../queue/types.js';
 import { DEFAULT_VISIT_RULES, type VisitRules, visitCtes } from './visits.js';
 
-/** The advisory lock key of a site: folds, re-folds and deletes of one site take turns on it. */
+/** Parts a large batch is cut into by visitor, folded side by side (about one per core PostgreSQL has). */
+export const FOLD_PARTITIONS = 2;
+/** Below this many events the fixed cost of a transaction outweighs what a second part saves. */
+const PARTITION_MIN_EVENTS = 1_000;
+
+/** The advisory lock key of a site: re-folds, seals and deletes take it exclusive, folds shared. */
 export const siteLockKey = (siteId: SQL) => sql`hashtextextended('tally:site:' || ${siteId}, 0)`;
 
-/** Takes the lock of every site `siteIds` selects (a query of one `site_id` column), in sorted order. */
+/** Takes the lock of every site `siteIds` selects (a query of one `site_id` column), exclusive, in sorted order. */
 export async function lockSites(tx: Database, siteIds: SQL): Promise<void> {
   await tx.execute(
     sql`SELECT pg_advisory_xact_lock(${siteLockKey(sql`s.site_id`)}) FROM (SELECT DISTINCT site_id FROM (${siteIds}) i ORDER BY site_id) s`,
   );
 }
 
+/** The part of the visitors a visitor falls in: FNV-1a of the id, the same in every worker process. */
+export function visitorPartition(visitorId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < visitorId.length; i++) hash = Math.imul(hash ^ visitorId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % FOLD_PARTITIONS;
+}
+
 export async function foldBatch(
   db: Database,
   events: readonly QueuedEvent[],
   rules: VisitRules = DEFAULT_VISIT_RULES,
+  { partitionMinEvents = PARTITION_MIN_EVENTS }: { partitionMinEvents?: number } = {},
 ): Promise<FoldResult> {
   if (events.length === 0) return { inserted: 0, duplicates: 0 };
+  const parts: QueuedEvent[][] = [[]];
+  if (events.length < partitionMinEvents) parts[0] = [...events];
+  else {
+    for (let p = 1; p < FOLD_PARTITIONS; p++) parts.push([]);
+    for (const event of events) parts[visitorPartition(event.visitorId ?? '')]?.push(event);
+  }
+  // Every part runs to its end before the first failure is thrown: a retry then finds settled parts.
+  const settled = await Promise.allSettled(
+    parts.filter((part) => part.length > 0).map((part) => foldPart(db, part, rules)),
+  );
+  const result = { inserted: 0, duplicates: 0 };
+  for (const outcome of settled) {
+    if (outcome.status === 'rejected') throw outcome.reason;
+    result.inserted += outcome.value.inserted;
+    result.duplicates += outcome.value.duplicates;
+  }
+  return result;
+}
+
+/** One part of a batch, in one transaction: the three steps above. */
+async function foldPart(db: Database, events: readonly QueuedEvent[], rules: VisitRules): Promise<FoldResult> {
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
     const ids = await insertRawEvents(tx, events);
     if (ids.length > 0) {
       // An array, not JSON: PostgreSQL then plans for this many rows rather than a default guess.
       const inserted = sql`r.event_id = ANY(${sql.param(ids)}::uuid[])`;
-      const siteIds = JSON.stringify([...new Set(events.map((event) => event.siteId))]);
-      await lockSites(tx, sql`SELECT value AS site_id FROM json_array_elements_text(${siteIds}::json)`);
+      await lockVisitorParts(tx, events);
       // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.
       await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
       await foldNewEvents(tx, inserted, rules);
     }
     return { inserted: ids.length, duplicates: events.length - ids.length };
   });
+}
+
+/** Step 2: each site shared, then each (site, visitor part), exclusive; both in sorted order. */
+async function lockVisitorParts(tx: Database, events: readonly QueuedEvent[]): Promise<void> {
+  const keys = new Map<string, { site: string; part: number }>();
+  for (const event of events) {
+    const part = visitorPartition(event.visitorId ?? '');
+    keys.set(`${part}:${event.siteId}`, { site: event.siteId, part });
+  }
+  const parts = JSON.stringify([...keys.values()]);
+  // Part −1 is the site's shared lock: every fold takes its sites' first, then its parts'.
+  await tx.execute(sql`
+    SELECT CASE WHEN k.part < 0 THEN pg_advisory_xact_lock_shared(${siteLockKey(sql`k.site`)})
+                ELSE pg_advisory_xact_lock(hashtextextended('tally:visitors:' || k.part || ':' || k.site, 0)) END
+    FROM (
+      SELECT * FROM (
+        SELECT DISTINCT site, -1 AS part FROM json_to_recordset(${parts}::json) AS i(site text, part int)
+        UNION ALL SELECT site, part FROM json_to_recordset(${parts}::json) AS i(site text, part int)
+      ) u ORDER BY u.part, u.site COLLATE "C"
+    ) k`);
 }
 
 /** Step 1: the sites and the raw events; answers the ids this statement inserted. */
