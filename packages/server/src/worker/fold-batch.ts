@@ -186,7 +186,7 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
     new_visitors AS (
       INSERT INTO ${siteDailyUniqueUsers} (site_id, date, user_id, visitor_id)
       SELECT site_id, local_date, max(user_id), visitor_id FROM fresh
-      GROUP BY site_id, local_date, visitor_id ORDER BY site_id, local_date, visitor_id
+      GROUP BY site_id, local_date, visitor_id ORDER BY site_id COLLATE "C", local_date, visitor_id COLLATE "C"
       ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
       RETURNING site_id, date
     ),
@@ -200,7 +200,7 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
       INSERT INTO ${siteDailyAggregates} AS a (site_id, date, total_views, unique_users)
       SELECT d.site_id, d.date, d.views, coalesce(v.visitors, 0)
       FROM events_per_day d LEFT JOIN new_visitors_per_day v USING (site_id, date)
-      ORDER BY d.site_id, d.date
+      ORDER BY d.site_id COLLATE "C", d.date
       ON CONFLICT (site_id, date) DO UPDATE
         SET total_views = a.total_views + excluded.total_views,
             unique_users = a.unique_users + excluded.unique_users
@@ -208,20 +208,21 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
     path_views AS (
       INSERT INTO ${siteDailyPathCounts} AS p (site_id, date, path, views)
       SELECT site_id, local_date, path, count(*) FROM fresh
-      GROUP BY site_id, local_date, path ORDER BY site_id, local_date, path
+      GROUP BY site_id, local_date, path ORDER BY site_id COLLATE "C", local_date, path COLLATE "C"
       ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
     ),
     event_type_counts AS (
       INSERT INTO ${siteDailyEventCounts} AS t (site_id, date, event_type, path, events)
       SELECT site_id, local_date, event_type, path, count(*) FROM fresh
-      GROUP BY site_id, local_date, event_type, path ORDER BY site_id, local_date, event_type, path
+      GROUP BY site_id, local_date, event_type, path
+      ORDER BY site_id COLLATE "C", local_date, event_type COLLATE "C", path COLLATE "C"
       ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
     ),
     event_type_visitors AS (
       INSERT INTO ${siteDailyEventVisitors} (site_id, date, event_type, visitor_id)
-      SELECT DISTINCT site_id, local_date, event_type, visitor_id FROM fresh
-      WHERE visitor_id IS NOT NULL
-      ORDER BY site_id, local_date, event_type, visitor_id
+      SELECT site_id, local_date, event_type, visitor_id FROM fresh
+      WHERE visitor_id IS NOT NULL GROUP BY site_id, local_date, event_type, visitor_id
+      ORDER BY site_id COLLATE "C", local_date, event_type COLLATE "C", visitor_id COLLATE "C"
       ON CONFLICT DO NOTHING
     ),
     -- Event-level rollups: the totals, path, eventType and every props key, on the event's own day.
@@ -246,7 +247,7 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
     FROM (SELECT * FROM event_rows UNION ALL SELECT * FROM visit_rows) AS changes
     GROUP BY site_id, date, dimension, value
     HAVING sum(events) <> 0 OR sum(pageviews) <> 0 OR sum(visits) <> 0 OR sum(bounces) <> 0 OR sum(duration_s) <> 0
-    ORDER BY site_id, date, dimension, value
+    ORDER BY site_id COLLATE "C", date, dimension COLLATE "C", value COLLATE "C"
     ON CONFLICT (site_id, date, dimension, value) DO UPDATE SET
       events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews,
       visits = t.visits + excluded.visits, bounces = t.bounces + excluded.bounces,

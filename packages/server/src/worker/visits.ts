@@ -105,37 +105,52 @@ export function visitCtes(rules: VisitRules): SQL {
       FROM fresh WHERE visitor_id IS NOT NULL AND ingestion_ts - event_ts <= ${late}
       GROUP BY site_id, visitor_id
     ),
-    touched AS (
-      SELECT p.*,
-             -- The common case: one new event and at most one stored visit within the timeout (which it joins).
-             cardinality(p.ids) = 1 AND c.n <= 1 AS simple
-      FROM pairs p CROSS JOIN LATERAL (
-        SELECT count(*) AS n FROM (
-          SELECT 1 FROM visits v
+    -- One index probe per visitor: up to two stored visits within the timeout of its new events. One new
+    -- event and at most one such visit (the common case: it joins that visit) is "simple", and the probe
+    -- row carries everything the simple case needs; the others read their visits again below.
+    probe AS (
+      SELECT p.site_id, p.visitor_id, p.lo, p.hi, p.ids, o.*,
+             cardinality(p.ids) = 1 AND coalesce(o.o_n, 0) <= 1 AS simple
+      FROM pairs p LEFT JOIN LATERAL (
+        SELECT v.started_at AS o_started_at, v.ended_at AS o_ended_at, v.date AS o_date, v.events AS o_events,
+               v.pageviews AS o_pageviews, v.entry_page AS o_entry_page, v.exit_page AS o_exit_page,
+               v.first_event_id AS o_first_event_id, v.exit_at AS o_exit_at, v.exit_event_id AS o_exit_event_id,
+               ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `v.${column} AS o_${column}`).join(', '))},
+               count(*) OVER () AS o_n, row_number() OVER () AS o_k
+        FROM (
+          SELECT * FROM visits v
           WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id
             AND v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
-          LIMIT 2) overlapping
-      ) c
+          LIMIT 2) v
+      ) o ON true
+    ),
+    touched AS (
+      SELECT site_id, visitor_id, lo, hi, ids, simple FROM probe WHERE coalesce(o_k, 1) = 1
     ),
     -- The stored visits within the timeout of the new events: the only ones they can change.
-    old AS (
-      SELECT v.*, t.simple FROM touched t JOIN visits v
+    old (site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page, exit_page,
+         first_event_id, exit_at, exit_event_id, ${first}, simple) AS (
+      SELECT site_id, visitor_id, o_started_at, o_ended_at, o_date, o_events, o_pageviews, o_entry_page,
+             o_exit_page, o_first_event_id, o_exit_at, o_exit_event_id, ${sql.raw(columns('o_'))}, true
+      FROM probe WHERE simple AND o_k = 1
+      UNION ALL
+      SELECT v.site_id, v.visitor_id, v.started_at, v.ended_at, v.date, v.events, v.pageviews, v.entry_page,
+             v.exit_page, v.first_event_id, v.exit_at, v.exit_event_id, ${sql.raw(columns('v.'))}, false
+      FROM touched t JOIN visits v
         ON v.site_id = t.site_id AND v.visitor_id = t.visitor_id
        AND v.ended_at >= t.lo - ${timeout} AND v.started_at <= t.hi + ${timeout}
+      WHERE NOT t.simple
     ),
     -- The simple case, row by row: the event extends its visit, starts it earlier, or is a visit alone.
     single AS (
-      SELECT n.*, o.started_at AS o_started_at, o.ended_at AS o_ended_at, o.events AS o_events,
-             o.pageviews AS o_pageviews, o.entry_page AS o_entry_page, o.exit_page AS o_exit_page,
-             o.first_event_id AS o_first_event_id, o.exit_at AS o_exit_at, o.exit_event_id AS o_exit_event_id,
-             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `o.${column} AS o_${column}`).join(', '))},
-             (o.site_id IS NULL OR (n.event_ts, n.event_id) < (o.started_at, o.first_event_id)) AS is_first,
-             (n.event_type = 'page_view' AND (o.exit_at IS NULL OR (n.event_ts, n.event_id) > (o.exit_at, o.exit_event_id)))
+      SELECT n.*, t.o_started_at, t.o_ended_at, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
+             t.o_first_event_id, t.o_exit_at, t.o_exit_event_id,
+             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `t.o_${column}`).join(', '))},
+             (t.o_started_at IS NULL OR (n.event_ts, n.event_id) < (t.o_started_at, t.o_first_event_id)) AS is_first,
+             (n.event_type = 'page_view' AND (t.o_exit_at IS NULL OR (n.event_ts, n.event_id) > (t.o_exit_at, t.o_exit_event_id)))
                AS is_exit
-      FROM touched t
+      FROM probe t
       JOIN raw_events n ON n.event_id = t.ids[1]
-      LEFT JOIN visits o ON o.site_id = t.site_id AND o.visitor_id = t.visitor_id
-        AND o.ended_at >= t.lo - ${timeout} AND o.started_at <= t.hi + ${timeout}
       WHERE t.simple
     ),
     single_computed AS (
@@ -214,7 +229,7 @@ export function visitCtes(rules: VisitRules): SQL {
                                exit_page, first_event_id, exit_at, exit_event_id, ${first})
       SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
              exit_page, first_event_id, exit_at, exit_event_id, ${first}
-      FROM computed ORDER BY site_id, visitor_id, started_at
+      FROM computed ORDER BY site_id COLLATE "C", visitor_id COLLATE "C", started_at
       ON CONFLICT (site_id, visitor_id, started_at) DO UPDATE SET
         ended_at = excluded.ended_at, date = excluded.date, events = excluded.events,
         pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
