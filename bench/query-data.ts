@@ -252,6 +252,13 @@ async function main() {
     'visitors_estimate',
   ]);
   let monthSlices = new Map<string, Slice>();
+  // Pair rollups (source, channel, country, device × path), as `worker/sketches.ts` seals them; the row with
+  // empty names is the day's (month's) marker, holding its event count.
+  const pairColumns = ['site_id', 'filter_dimension', 'filter_value', 'dimension', 'value', 'events', 'pageviews'];
+  const dayPairs = copyInto('site_daily_pair_rollups', [...pairColumns, 'visitors_sketch', 'date']);
+  const monthPairs = copyInto('site_monthly_pair_rollups', [...pairColumns, 'visitors_sketch', 'month']);
+  let monthPairSlices = new Map<string, Slice>();
+  let monthEvents = 0;
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
   const pathCounts = copyInto('site_daily_path_counts', ['site_id', 'date', 'path', 'views']);
   const dayVisitors = copyInto('site_daily_unique_users', ['site_id', 'date', 'visitor_id']);
@@ -276,6 +283,15 @@ async function main() {
         slices.set(key, s);
       }
       return s;
+    };
+    const pairs = new Map<string, Slice>();
+    const pair = (key: string) => {
+      let p = pairs.get(key);
+      if (p === undefined) {
+        p = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
+        pairs.set(key, p);
+      }
+      return p;
     };
     const pathViews = new Map<string, number>();
     const visitorsToday = new Set<number>();
@@ -361,6 +377,17 @@ async function main() {
           s.events++;
           s.pageviews += pageview;
           s.sketch.addHash(hash);
+        }
+        for (const [filter, filterValue] of [
+          ['source', source],
+          ['channel', channel],
+          ['country', country],
+          ['device', device],
+        ] as [string, string][]) {
+          const p = pair(`${filter}\u0000${filterValue}\u0000${path}`);
+          p.events++;
+          p.pageviews += pageview;
+          p.sketch.addHash(hash);
         }
         pathViews.set(path, (pathViews.get(path) ?? 0) + 1);
         if (!isSignup) {
@@ -460,6 +487,31 @@ async function main() {
       month.duration += s.duration;
       month.sketch.merge(s.sketch);
     }
+    const dayTotal = slices.get('\u0000')?.events ?? 0;
+    await dayPairs.write([site, '', '', '', '', dayTotal, 0, null, day]);
+    monthEvents += dayTotal;
+    for (const [key, p] of pairs) {
+      const [filter, filterValue, path] = key.split('\u0000') as [string, string, string];
+      await dayPairs.write([
+        site,
+        filter,
+        filterValue,
+        'path',
+        path,
+        p.events,
+        p.pageviews,
+        `\\x${p.sketch.serialize().toString('hex')}`,
+        day,
+      ]);
+      let month = monthPairSlices.get(key);
+      if (month === undefined) {
+        month = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
+        monthPairSlices.set(key, month);
+      }
+      month.events += p.events;
+      month.pageviews += p.pageviews;
+      month.sketch.merge(p.sketch);
+    }
     const tomorrow = new Date(dayMs + 86_400_000).toISOString().slice(0, 10);
     if (tomorrow.endsWith('-01')) {
       const first = `${day.slice(0, 8)}01`;
@@ -482,14 +534,32 @@ async function main() {
             m.sketch.estimate(),
           ]);
         }
+        await monthPairs.write([site, '', '', '', '', monthEvents, 0, null, first]);
+        for (const [key, m] of monthPairSlices) {
+          const [filter, filterValue, path] = key.split('\u0000') as [string, string, string];
+          const bytes = m.sketch.serialize();
+          await monthPairs.write([
+            site,
+            filter,
+            filterValue,
+            'path',
+            path,
+            m.events,
+            m.pageviews,
+            `\\x${bytes.toString('hex')}`,
+            first,
+          ]);
+        }
       }
       monthSlices = new Map();
+      monthPairSlices = new Map();
+      monthEvents = 0;
     }
     const totals = slices.get('\u0000');
     if (totals) await aggregates.write([site, day, totals.events, visitorsToday.size]);
     for (const [path, count] of pathViews) await pathCounts.write([site, day, path, count]);
   }
-  const streams = { raw, visitsOut, rollups, months, aggregates, pathCounts, dayVisitors };
+  const streams = { raw, visitsOut, rollups, months, aggregates, pathCounts, dayVisitors, dayPairs, monthPairs };
   await Promise.all(Object.values(streams).map((stream) => stream.end()));
   process.stdout.write(
     `${JSON.stringify({
@@ -498,6 +568,8 @@ async function main() {
       visits: visitsOut.rows,
       rollupRows: rollups.rows,
       monthRows: months.rows,
+      pairRows: dayPairs.rows,
+      monthPairRows: monthPairs.rows,
       seconds: (performance.now() - started) / 1000,
     })}\n`,
   );

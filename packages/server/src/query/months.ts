@@ -9,7 +9,7 @@
  * (`top-visitors.ts`). Run by the worker beside the
  * day seals (`worker/sketches.ts`).
  */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
 import { addMonths } from './ranges.js';
 import { MONTH_IS_CURRENT, unsealedVisitors } from './sql.js';
@@ -108,4 +108,102 @@ export async function sealPendingMonths(
   );
   for (const { site_id: siteId, month } of pending) await sealMonth(db, siteId, month);
   return pending.length;
+}
+
+/** The month's event count by `site_daily_aggregates`, what a month's pair marker must still equal. */
+export const monthEvents = (siteId: unknown, month: SQL) => sql`(
+  SELECT coalesce(sum(a.total_views), 0) FROM site_daily_aggregates a
+  WHERE a.site_id = ${siteId} AND a.date >= ${month} AND a.date < (${month} + interval '1 month')::date)`;
+
+/**
+ * Seals one month of a site's pair rollups (`site_monthly_pair_rollups`) from
+ * its days', when every day of the month with events has current pairs;
+ * answers whether it did. The marker row keeps the month's event count.
+ */
+export async function sealPairMonth(db: Database, siteId: string, month: string): Promise<boolean> {
+  return db.transaction(
+    async (transaction) => {
+      const tx = transaction as unknown as Database;
+      const next = addMonths(month, 1);
+      await tx.execute(sql`DELETE FROM site_monthly_pair_rollups WHERE site_id = ${siteId} AND month = ${month}::date`);
+      const [days] = await queryRows<{ ready: boolean; events: string }>(
+        tx,
+        sql`SELECT coalesce(bool_and(p.events IS NOT NULL AND p.events = a.total_views), false) AS ready,
+              coalesce(sum(a.total_views), 0) AS events
+            FROM site_daily_aggregates a
+            LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.filter_dimension = ''
+              AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date AND p.value = ''
+            WHERE a.site_id = ${siteId} AND a.date >= ${month}::date AND a.date < ${next}::date`,
+      );
+      if (!days?.ready) return false;
+      const rows = await queryRows<{
+        filter_dimension: string;
+        filter_value: string;
+        dimension: string;
+        value: string;
+        events: string;
+        pageviews: string;
+        sketches: Buffer[];
+      }>(
+        tx,
+        sql`SELECT filter_dimension, filter_value, dimension, value, sum(events) AS events,
+              sum(pageviews) AS pageviews, array_agg(visitors_sketch) AS sketches
+            FROM site_daily_pair_rollups
+            WHERE site_id = ${siteId} AND date >= ${month}::date AND date < ${next}::date AND filter_dimension <> ''
+            GROUP BY 1, 2, 3, 4`,
+      );
+      const column = (pick: (row: (typeof rows)[number]) => string) => ['', ...rows.map(pick)];
+      const sketches = [
+        null,
+        ...rows.map((row) => {
+          const union = new VisitorUnion();
+          for (const sketch of row.sketches) union.addSketch(sketch);
+          return `\\x${union.serialize().toString('hex')}`;
+        }),
+      ];
+      await tx.execute(sql`
+        INSERT INTO site_monthly_pair_rollups
+          (site_id, month, filter_dimension, filter_value, dimension, value, events, pageviews, visitors_sketch)
+        SELECT ${siteId}, ${month}::date, * FROM unnest(
+          ${sql.param(column((row) => row.filter_dimension))}::text[],
+          ${sql.param(column((row) => row.filter_value))}::text[],
+          ${sql.param(column((row) => row.dimension))}::text[], ${sql.param(column((row) => row.value))}::text[],
+          ${sql.param([days.events, ...rows.map((row) => row.events)])}::bigint[],
+          ${sql.param(['0', ...rows.map((row) => row.pageviews)])}::bigint[], ${sql.param(sketches)}::bytea[])`);
+      return true;
+    },
+    { isolationLevel: 'repeatable read' },
+  );
+}
+
+/**
+ * Seals the pair rollups of every whole settled month whose days all have
+ * current pairs and whose sealed pairs are missing or stale; answers how many.
+ */
+export async function sealPendingPairMonths(
+  db: Database,
+  { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
+): Promise<number> {
+  const settled = new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
+  const pending = await queryRows<{ site_id: string; month: string }>(
+    db,
+    sql`SELECT d.site_id, d.month::text AS month
+        FROM (
+          SELECT a.site_id, date_trunc('month', a.date)::date AS month, sum(a.total_views) AS events
+          FROM site_daily_aggregates a
+          LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.filter_dimension = ''
+            AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date AND p.value = ''
+          WHERE a.date < date_trunc('month', ${settled}::date)::date
+          GROUP BY 1, 2
+          HAVING bool_and(p.events IS NOT NULL AND p.events = a.total_views)
+        ) d
+        WHERE NOT EXISTS (
+          SELECT 1 FROM site_monthly_pair_rollups m
+          WHERE m.site_id = d.site_id AND m.filter_dimension = '' AND m.dimension = '' AND m.filter_value = ''
+            AND m.month = d.month AND m.value = '' AND m.events = d.events)
+        ORDER BY 1, 2`,
+  );
+  let sealed = 0;
+  for (const { site_id: siteId, month } of pending) if (await sealPairMonth(db, siteId, month)) sealed += 1;
+  return sealed;
 }

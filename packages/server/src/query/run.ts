@@ -7,6 +7,7 @@
  */
 import type { Metric, QueryMeta, QueryResultRow } from '@tally/shared';
 import type { Database } from '../db/client.js';
+import { aggregatePairs, type PairSource, pairSource } from './pairs.js';
 import { metaOf, percentChange, type QueryPlan } from './plan.js';
 import { addDays, startOfLocalDay, type TimeBucket } from './ranges.js';
 import {
@@ -56,7 +57,7 @@ interface Period {
 async function aggregate(
   db: Database,
   plan: QueryPlan,
-  source: Source,
+  source: Source | PairSource,
   period: Period | null,
   options: { visitors: boolean; values: string[] | null },
 ): Promise<Aggregate> {
@@ -69,6 +70,7 @@ async function aggregate(
     );
   }
   const { from, to, buckets } = period as Period;
+  if (source.kind === 'pairs') return aggregatePairs(db, plan, source, { from, to, buckets }, options);
   if (source.kind === 'rollups') return aggregateRollups(db, plan, source.dimension, { from, to, buckets }, options);
   const start = startOfLocalDay(from, plan.timeZone);
   const end = startOfLocalDay(addDays(to, 1), plan.timeZone);
@@ -133,7 +135,7 @@ function valuesOf(plan: QueryPlan, rows: AggregatedRow[]): string[] | null {
  * visitors (descending) first, whose rows span several days (one day's rows
  * have exact counts, read without any sketch).
  */
-function ranksByVisitors(plan: QueryPlan, source: Source): boolean {
+function ranksByVisitors(plan: QueryPlan, source: Source | PairSource): boolean {
   const [first] = plan.orderBy;
   if (source.kind !== 'rollups' || plan.range.kind !== 'days') return false;
   if (first?.[0] !== 'visitors' || first[1] !== 'desc') return false;
@@ -142,14 +144,21 @@ function ranksByVisitors(plan: QueryPlan, source: Source): boolean {
   return time === undefined ? plan.range.from !== plan.range.to : time.bucket !== 'day';
 }
 
-/** `prune: false` merges every row's sketches to order by visitors (the tests compare both ways). */
-export async function runQuery(db: Database, plan: QueryPlan, options: { prune?: boolean } = {}): Promise<QueryAnswer> {
-  const source = chooseSource(plan);
+/**
+ * `prune: false` merges every row's sketches to order by visitors; `pairs: false` reads a filtered breakdown
+ * from raw events and visits even where pair rollups could answer it (the tests compare both ways).
+ */
+export async function runQuery(
+  db: Database,
+  plan: QueryPlan,
+  options: { prune?: boolean; pairs?: boolean } = {},
+): Promise<QueryAnswer> {
+  const source = (options.pairs !== false && pairSource(plan)) || chooseSource(plan);
   const wantsVisitors = plan.metrics.includes('visitors');
   const orderNeedsVisitors = plan.orderBy.some(([name]) => name === 'visitors');
   const breakdown = plan.dimensions.some((dimension) => dimension.level !== 'time');
   // Sketches for the page only: a rollup breakdown whose order does not read visitors.
-  const visitorsLater = wantsVisitors && !orderNeedsVisitors && breakdown && source.kind === 'rollups';
+  const visitorsLater = wantsVisitors && !orderNeedsVisitors && breakdown && source.kind !== 'raw';
   // Sketches for the rows that can reach the page: a rollup breakdown ordered by visitors.
   const visitorsRanked = options.prune !== false && ranksByVisitors(plan, source);
   const period: Period | null =

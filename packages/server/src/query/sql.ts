@@ -570,7 +570,7 @@ export async function aggregateRaw(
 }
 
 /** A raw row's dimension values (`d0`, `d1`), or `null` when one is unknown: breakdowns leave those out. */
-function dimensionValues(plan: QueryPlan, row: Record<string, unknown>): (string | number)[] | null {
+export function dimensionValues(plan: QueryPlan, row: Record<string, unknown>): (string | number)[] | null {
   const values: (string | number)[] = [];
   for (const [i, dimension] of plan.dimensions.entries()) {
     const value = row[`d${i}`];
@@ -606,6 +606,36 @@ type RawEventRow = Record<string, unknown> & { events: string; pageviews: string
  * PostgreSQL does through the `(site_id, visitor_id, event_ts)` index.
  */
 function rawEventRows(db: Database, plan: QueryPlan, window: InstantWindow): Promise<RawEventRow[]> {
+  const counts = sql`count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
+    count(DISTINCT e.visitor_id) AS visitors`;
+  return rawEvents<RawEventRow>(db, plan, window, counts, groupBy(plan));
+}
+
+/**
+ * The distinct visitors of each row `rawEventRows` counts, as `(d0, …, id)`
+ * rows, for a union with sketches (`pairs.ts`); `values` restricts the first
+ * non-time dimension to those values.
+ */
+export function rawVisitorIds(
+  db: Database,
+  plan: QueryPlan,
+  window: InstantWindow,
+  values: string[] | null,
+): Promise<(Record<string, unknown> & { id: string })[]> {
+  const index = plan.dimensions.findIndex((dimension) => dimension.level !== 'time');
+  const only = values === null || index < 0 ? null : { index, values };
+  return rawEvents(db, plan, window, sql`e.visitor_id AS id`, sql``, only, true);
+}
+
+function rawEvents<Row>(
+  db: Database,
+  plan: QueryPlan,
+  window: InstantWindow,
+  selected: SQL,
+  grouped: SQL,
+  only: { index: number; values: string[] } | null = null,
+  distinct = false,
+): Promise<Row[]> {
   const [fromDay, toDay] = utcDays(window);
   const byVisit = visitFilters(plan).length > 0;
   const dimensions = selectDimensions(plan, (dimension) => {
@@ -618,8 +648,15 @@ function rawEventRows(db: Database, plan: QueryPlan, window: InstantWindow): Pro
     sql`e.event_ts >= ${window.start.toISOString()}::timestamptz AND e.event_ts < ${window.end.toISOString()}::timestamptz`,
     ...eventFilters(plan).map((filter) => filterCondition(eventSideExpression(filter.dimension), filter)),
   ];
-  const counts = sql`count(*) AS events, count(*) FILTER (WHERE e.event_type = 'page_view') AS pageviews,
-    count(DISTINCT e.visitor_id) AS visitors`;
+  if (distinct) eventsInWindow.push(sql`e.visitor_id IS NOT NULL`);
+  if (only !== null) {
+    const dimension = plan.dimensions[only.index] as NonTime;
+    const expression =
+      byVisit && dimension.level === 'visit' ? visitExpression(dimension) : eventSideExpression(dimension);
+    eventsInWindow.push(filterCondition(expression, { operator: 'is', values: only.values }));
+  }
+  const counts = selected;
+  const select = distinct ? sql`SELECT DISTINCT` : sql`SELECT`;
   if (byVisit) {
     // Visits are dated by their local start day; one that began the day before the window can still reach into it.
     const where = and([
@@ -631,22 +668,22 @@ function rawEventRows(db: Database, plan: QueryPlan, window: InstantWindow): Pro
       ),
       ...eventsInWindow,
     ]);
-    return queryRows<RawEventRow>(
+    return queryRows<Row>(
       db,
-      sql`SELECT ${dimensions} ${counts}
+      sql`${select} ${dimensions} ${counts}
           FROM visits v
           JOIN raw_events e ON e.site_id = v.site_id AND e.visitor_id = v.visitor_id
             AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
-          WHERE ${where} ${groupBy(plan)}`,
+          WHERE ${where} ${grouped}`,
     );
   }
-  return queryRows<RawEventRow>(
+  return queryRows<Row>(
     db,
-    sql`SELECT ${dimensions} ${counts}
+    sql`${select} ${dimensions} ${counts}
         FROM raw_events e
         LEFT JOIN visits v ON v.site_id = e.site_id AND v.visitor_id = e.visitor_id
           AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
-        WHERE ${and(eventsInWindow)} ${groupBy(plan)}`,
+        WHERE ${and(eventsInWindow)} ${grouped}`,
   );
 }
 
