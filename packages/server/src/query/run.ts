@@ -59,7 +59,7 @@ async function aggregate(
   plan: QueryPlan,
   source: Source | PairSource,
   period: Period | null,
-  options: { visitors: boolean; values: string[] | null },
+  options: { visitors: boolean; values: string[] | null; visitorsOnly?: boolean },
 ): Promise<Aggregate> {
   if (plan.range.kind === 'realtime') {
     return aggregateRaw(
@@ -179,7 +179,12 @@ export async function runQuery(
   const page = ranked.sort(compareRows(plan)).slice(plan.offset, plan.offset + plan.limit);
 
   if (visitorsLater && page.length > 0) {
-    const later = await aggregate(db, plan, source, period, { visitors: true, values: valuesOf(plan, page) });
+    // The counters are known: only the page's visitors are read.
+    const later = await aggregate(db, plan, source, period, {
+      visitors: true,
+      values: valuesOf(plan, page),
+      visitorsOnly: true,
+    });
     const visitors = new Map(later.rows.map((row) => [keyOf(row.dimensions), row.counts.visitors]));
     for (const row of page) row.counts.visitors = visitors.get(keyOf(row.dimensions)) ?? 0;
     estimated ||= later.visitorsEstimated;

@@ -150,22 +150,24 @@ export async function aggregateRollups(
   plan: QueryPlan,
   dimension: string,
   window: DayWindow,
-  options: { visitors: boolean; values: string[] | null; unions?: boolean },
+  options: { visitors: boolean; values: string[] | null; unions?: boolean; visitorsOnly?: boolean },
 ): Promise<Aggregate> {
   const where = rollupWhere(plan, dimension, window, options.values);
   const bucket = dayBucket(sql`r.date`, window.buckets);
   const sealed = await sealedMonths(db, plan, window);
   // The counters, the visitors and (whole site) the page views of the days' visits, read at once.
   const [rows, entries, visitors] = await Promise.all([
-    queryRows<RollupRow>(
-      db,
-      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
+    options.visitorsOnly
+      ? []
+      : queryRows<RollupRow>(
+          db,
+          sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
             sum(r.events) AS events, sum(r.pageviews) AS pageviews, sum(r.visits) AS visits,
             sum(r.bounces) AS bounces, sum(r.duration_s) AS duration_s
           FROM ${rollupFrom(plan, dimension, sealed, window)} WHERE ${where} GROUP BY 1, 2
           HAVING sum(r.events) <> 0 OR sum(r.visits) <> 0`,
-    ),
-    dimension === '' && plan.metrics.includes('viewsPerVisit')
+        ),
+    dimension === '' && plan.metrics.includes('viewsPerVisit') && !options.visitorsOnly
       ? // The totals row counts page views by their own day; those of the day's visits are on its entry pages.
         queryRows<{ b: number; pageviews: string }>(
           db,
@@ -205,6 +207,10 @@ export async function aggregateRollups(
   }
   let visitorsEstimated = false;
   for (const [key, counted] of visitors ?? []) {
+    if (options.visitorsOnly && !byKey.has(key)) {
+      const [b = '0', value = ''] = key.split('\u0000');
+      byKey.set(key, { dimensions: dimensionsOf(plan, Number(b) - 1, value), counts: zeroCounts() });
+    }
     const row = byKey.get(key);
     if (!row) continue;
     row.counts.visitors = counted.visitors;
@@ -349,21 +355,26 @@ async function rollupVisitors(
     }
     return counted;
   }
-  // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per row by PostgreSQL; dense ones one by one.
-  const [sketches, [unsealedDays]] = await Promise.all([
-    queryRows<{ b: number; v: string; s: Buffer }>(
-      db,
-      sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v,
-            decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea) AS s
-          FROM ${from}
-          WHERE ${where} AND get_byte(r.visitors_sketch, 0) = 1
-          GROUP BY 1, 2
-          UNION ALL
-          SELECT ${bucket}, ${rowValue(plan)}, r.visitors_sketch FROM ${from}
-          WHERE ${where} AND get_byte(r.visitors_sketch, 0) <> 1`,
-    ),
-    queryRows<{ any: boolean }>(db, sql`${unsealed} SELECT EXISTS (SELECT 1 FROM missing) AS any`),
-  ]);
+  // One pass over the rows: sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per answer row by
+  // PostgreSQL, dense ones one by one, and whether any row has no sketch yet.
+  const grouped = await queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null; missing: boolean }>(
+    db,
+    sql`SELECT x.b, x.v,
+          decode('01', 'hex') || string_agg(x.hashes, ''::bytea) FILTER (WHERE x.kind = 1) AS s,
+          array_agg(x.sketch) FILTER (WHERE x.kind <> 1) AS dense, bool_or(x.sketch IS NULL) AS missing
+        FROM (
+          SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sketch AS sketch, k.kind,
+            CASE WHEN k.kind = 1 THEN substring(r.visitors_sketch FROM 2) END AS hashes
+          FROM ${from} CROSS JOIN LATERAL (SELECT get_byte(r.visitors_sketch, 0) AS kind) k
+          WHERE ${where}
+        ) x GROUP BY 1, 2`,
+  );
+  const sketches: { b: number; v: string; s: Buffer }[] = [];
+  for (const row of grouped) {
+    if (row.s !== null) sketches.push({ b: row.b, v: row.v, s: row.s });
+    for (const dense of row.dense ?? []) sketches.push({ b: row.b, v: row.v, s: dense });
+  }
+  const unsealedDays = { any: grouped.some((row) => row.missing) };
   if (sketches.length === 0 && !options.unions) {
     const rows = await queryRows<{ b: number; v: string; n: string }>(
       db,
