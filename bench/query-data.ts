@@ -254,9 +254,39 @@ async function main() {
   let monthSlices = new Map<string, Slice>();
   // Pair rollups (source, channel, country, device × path), as `worker/sketches.ts` seals them; the row with
   // empty names is the day's (month's) marker, holding its event count.
-  const pairColumns = ['site_id', 'filter_dimension', 'filter_value', 'dimension', 'value', 'events', 'pageviews'];
-  const dayPairs = copyInto('site_daily_pair_rollups', [...pairColumns, 'visitors_sketch', 'date']);
-  const monthPairs = copyInto('site_monthly_pair_rollups', [...pairColumns, 'visitors_sketch', 'month']);
+  const pairColumns = ['site_id', 'filter_dimension', 'filter_value', 'dimension', 'values', 'events', 'pageviews'];
+  const dayPairs = copyInto('site_daily_pair_rollups', [...pairColumns, 'sketch_ends', 'sketches', 'date']);
+  const monthPairs = copyInto('site_monthly_pair_rollups', [...pairColumns, 'sketch_ends', 'sketches', 'month']);
+  /** Packed pair rows (one per filter value, `site-pair-rollups.ts`) from slices keyed filter, value, path. */
+  const writePairs = async (stream: CopyStream, day: string, events: number, slices: Map<string, Slice>) => {
+    await stream.write([site, '', '', '', '{}', `{${events}}`, '{}', '{}', '\\x', day]);
+    const packs = new Map<string, [string, Slice][]>();
+    for (const [key, slice] of [...slices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const cut = key.lastIndexOf('\u0000');
+      const pack = packs.get(key.slice(0, cut)) ?? [];
+      pack.push([key.slice(cut + 1), slice]);
+      packs.set(key.slice(0, cut), pack);
+    }
+    const array = (items: (string | number)[]) =>
+      `{${items.map((item) => (typeof item === 'number' ? item : `"${item.replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
+    for (const [key, entries] of packs) {
+      const [filter, filterValue] = key.split('\u0000') as [string, string];
+      const sketches = entries.map(([, slice]) => slice.sketch.serialize());
+      let end = 0;
+      await stream.write([
+        site,
+        filter,
+        filterValue,
+        'path',
+        array(entries.map(([path]) => path)),
+        array(entries.map(([, slice]) => slice.events)),
+        array(entries.map(([, slice]) => slice.pageviews)),
+        array(sketches.map((sketch) => (end += sketch.length))),
+        `\\x${Buffer.concat(sketches).toString('hex')}`,
+        day,
+      ]);
+    }
+  };
   let monthPairSlices = new Map<string, Slice>();
   let monthEvents = 0;
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
@@ -488,21 +518,9 @@ async function main() {
       month.sketch.merge(s.sketch);
     }
     const dayTotal = slices.get('\u0000')?.events ?? 0;
-    await dayPairs.write([site, '', '', '', '', dayTotal, 0, null, day]);
+    await writePairs(dayPairs, day, dayTotal, pairs);
     monthEvents += dayTotal;
     for (const [key, p] of pairs) {
-      const [filter, filterValue, path] = key.split('\u0000') as [string, string, string];
-      await dayPairs.write([
-        site,
-        filter,
-        filterValue,
-        'path',
-        path,
-        p.events,
-        p.pageviews,
-        `\\x${p.sketch.serialize().toString('hex')}`,
-        day,
-      ]);
       let month = monthPairSlices.get(key);
       if (month === undefined) {
         month = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
@@ -534,22 +552,7 @@ async function main() {
             m.sketch.estimate(),
           ]);
         }
-        await monthPairs.write([site, '', '', '', '', monthEvents, 0, null, first]);
-        for (const [key, m] of monthPairSlices) {
-          const [filter, filterValue, path] = key.split('\u0000') as [string, string, string];
-          const bytes = m.sketch.serialize();
-          await monthPairs.write([
-            site,
-            filter,
-            filterValue,
-            'path',
-            path,
-            m.events,
-            m.pageviews,
-            `\\x${bytes.toString('hex')}`,
-            first,
-          ]);
-        }
+        await writePairs(monthPairs, first, monthEvents, monthPairSlices);
       }
       monthSlices = new Map();
       monthPairSlices = new Map();

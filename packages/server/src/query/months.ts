@@ -9,8 +9,9 @@
  * (`top-visitors.ts`). Run by the worker beside the
  * day seals (`worker/sketches.ts`).
  */
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
+import { insertPairPacks, type PairPack } from './pairs.js';
 import { addMonths } from './ranges.js';
 import { MONTH_IS_CURRENT, unsealedVisitors } from './sql.js';
 import { VisitorUnion } from './visitor-union.js';
@@ -110,11 +111,6 @@ export async function sealPendingMonths(
   return pending.length;
 }
 
-/** The month's event count by `site_daily_aggregates`, what a month's pair marker must still equal. */
-export const monthEvents = (siteId: unknown, month: SQL) => sql`(
-  SELECT coalesce(sum(a.total_views), 0) FROM site_daily_aggregates a
-  WHERE a.site_id = ${siteId} AND a.date >= ${month} AND a.date < (${month} + interval '1 month')::date)`;
-
 /**
  * Seals one month of a site's pair rollups (`site_monthly_pair_rollups`) from
  * its days', when every day of the month with events has current pairs;
@@ -128,11 +124,11 @@ export async function sealPairMonth(db: Database, siteId: string, month: string)
       await tx.execute(sql`DELETE FROM site_monthly_pair_rollups WHERE site_id = ${siteId} AND month = ${month}::date`);
       const [days] = await queryRows<{ ready: boolean; events: string }>(
         tx,
-        sql`SELECT coalesce(bool_and(p.events IS NOT NULL AND p.events = a.total_views), false) AS ready,
+        sql`SELECT coalesce(bool_and(p.events IS NOT NULL AND p.events[1] = a.total_views), false) AS ready,
               coalesce(sum(a.total_views), 0) AS events
             FROM site_daily_aggregates a
             LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.filter_dimension = ''
-              AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date AND p.value = ''
+              AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date
             WHERE a.site_id = ${siteId} AND a.date >= ${month}::date AND a.date < ${next}::date`,
       );
       if (!days?.ready) return false;
@@ -140,36 +136,65 @@ export async function sealPairMonth(db: Database, siteId: string, month: string)
         filter_dimension: string;
         filter_value: string;
         dimension: string;
-        value: string;
-        events: string;
-        pageviews: string;
-        sketches: Buffer[];
+        values: string[];
+        events: string[];
+        pageviews: string[];
+        sketch_ends: number[];
+        sketches: Buffer;
       }>(
         tx,
-        sql`SELECT filter_dimension, filter_value, dimension, value, sum(events) AS events,
-              sum(pageviews) AS pageviews, array_agg(visitors_sketch) AS sketches
+        sql`SELECT filter_dimension, filter_value, dimension, values, events, pageviews, sketch_ends, sketches
             FROM site_daily_pair_rollups
             WHERE site_id = ${siteId} AND date >= ${month}::date AND date < ${next}::date AND filter_dimension <> ''
-            GROUP BY 1, 2, 3, 4`,
+            ORDER BY filter_dimension, filter_value, dimension, date`,
       );
-      const column = (pick: (row: (typeof rows)[number]) => string) => ['', ...rows.map(pick)];
-      const sketches = [
-        null,
-        ...rows.map((row) => {
-          const union = new VisitorUnion();
-          for (const sketch of row.sketches) union.addSketch(sketch);
-          return `\\x${union.serialize().toString('hex')}`;
-        }),
-      ];
-      await tx.execute(sql`
-        INSERT INTO site_monthly_pair_rollups
-          (site_id, month, filter_dimension, filter_value, dimension, value, events, pageviews, visitors_sketch)
-        SELECT ${siteId}, ${month}::date, * FROM unnest(
-          ${sql.param(column((row) => row.filter_dimension))}::text[],
-          ${sql.param(column((row) => row.filter_value))}::text[],
-          ${sql.param(column((row) => row.dimension))}::text[], ${sql.param(column((row) => row.value))}::text[],
-          ${sql.param([days.events, ...rows.map((row) => row.events)])}::bigint[],
-          ${sql.param(['0', ...rows.map((row) => row.pageviews)])}::bigint[], ${sql.param(sketches)}::bytea[])`);
+      const packs = new Map<
+        string,
+        { pack: PairPack; entries: Map<string, { events: number; pageviews: number; union: VisitorUnion }> }
+      >();
+      for (const row of rows) {
+        const key = `${row.filter_dimension}\u0000${row.filter_value}\u0000${row.dimension}`;
+        let found = packs.get(key);
+        if (found === undefined) {
+          const pack = {
+            filterDimension: row.filter_dimension,
+            filterValue: row.filter_value,
+            dimension: row.dimension,
+            entries: [],
+          };
+          found = { pack, entries: new Map() };
+          packs.set(key, found);
+        }
+        for (const [i, value] of row.values.entries()) {
+          let entry = found.entries.get(value);
+          if (entry === undefined) {
+            entry = { events: 0, pageviews: 0, union: new VisitorUnion() };
+            found.entries.set(value, entry);
+          }
+          entry.events += Number(row.events[i]);
+          entry.pageviews += Number(row.pageviews[i]);
+          entry.union.addSketch(row.sketches.subarray(i === 0 ? 0 : row.sketch_ends[i - 1], row.sketch_ends[i]));
+        }
+      }
+      const marker: PairPack = {
+        filterDimension: '',
+        filterValue: '',
+        dimension: '',
+        entries: [],
+        events: Number(days.events),
+      };
+      const sealed = [...packs.values()].map(({ pack, entries }) => ({
+        ...pack,
+        entries: [...entries]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([value, entry]) => ({
+            value,
+            events: entry.events,
+            pageviews: entry.pageviews,
+            sketch: entry.union.serialize(),
+          })),
+      }));
+      await insertPairPacks(tx, 'site_monthly_pair_rollups', 'month', siteId, month, [marker, ...sealed]);
       return true;
     },
     { isolationLevel: 'repeatable read' },
@@ -192,15 +217,15 @@ export async function sealPendingPairMonths(
           SELECT a.site_id, date_trunc('month', a.date)::date AS month, sum(a.total_views) AS events
           FROM site_daily_aggregates a
           LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.filter_dimension = ''
-            AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date AND p.value = ''
+            AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date
           WHERE a.date < date_trunc('month', ${settled}::date)::date
           GROUP BY 1, 2
-          HAVING bool_and(p.events IS NOT NULL AND p.events = a.total_views)
+          HAVING bool_and(p.events IS NOT NULL AND p.events[1] = a.total_views)
         ) d
         WHERE NOT EXISTS (
           SELECT 1 FROM site_monthly_pair_rollups m
           WHERE m.site_id = d.site_id AND m.filter_dimension = '' AND m.dimension = '' AND m.filter_value = ''
-            AND m.month = d.month AND m.value = '' AND m.events = d.events)
+            AND m.month = d.month AND m.events[1] = d.events)
         ORDER BY 1, 2`,
   );
   let sealed = 0;

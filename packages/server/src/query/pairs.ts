@@ -42,6 +42,45 @@ export interface PairSource {
   dimension: string;
 }
 
+/** One packed pair row to write: a filter value's breakdown values with their counters and sketches. */
+export interface PairPack {
+  filterDimension: string;
+  filterValue: string;
+  dimension: string;
+  entries: { value: string; events: number; pageviews: number; sketch: Buffer }[];
+  /** The marker's event count (its row has no entries). */
+  events?: number;
+}
+
+/** Writes packed pair rows for one day or month (`column`: `date` or `month`) of a site. */
+export async function insertPairPacks(
+  tx: Database,
+  table: 'site_daily_pair_rollups' | 'site_monthly_pair_rollups',
+  column: 'date' | 'month',
+  siteId: string,
+  day: string,
+  packs: PairPack[],
+): Promise<void> {
+  for (let i = 0; i < packs.length; i += 100) {
+    const rows = packs.slice(i, i + 100).map((pack) => {
+      let end = 0;
+      const ends = pack.entries.map((entry) => {
+        end += entry.sketch.length;
+        return end;
+      });
+      const events = pack.events === undefined ? pack.entries.map((entry) => entry.events) : [pack.events];
+      return sql`(${siteId}, ${day}::date, ${pack.filterDimension}, ${pack.filterValue}, ${pack.dimension},
+        ${sql.param(pack.entries.map((entry) => entry.value))}::text[], ${sql.param(events)}::bigint[],
+        ${sql.param(pack.entries.map((entry) => entry.pageviews))}::bigint[], ${sql.param(ends)}::integer[],
+        ${sql.param(Buffer.concat(pack.entries.map((entry) => entry.sketch)))}::bytea)`;
+    });
+    await tx.execute(sql`
+      INSERT INTO ${sql.identifier(table)} (site_id, ${sql.identifier(column)}, filter_dimension, filter_value, dimension,
+        values, events, pageviews, sketch_ends, sketches)
+      VALUES ${sql.join(rows, sql`, `)}`);
+  }
+}
+
 const PAIR_METRICS = new Set(['visitors', 'events', 'pageviews']);
 
 /** The pair rollups that answer this plan, or `null` when they cannot. */
@@ -57,7 +96,7 @@ export function pairSource(plan: QueryPlan): PairSource | null {
 }
 
 const marker = (table: SQL) =>
-  sql`${table}.filter_dimension = '' AND ${table}.dimension = '' AND ${table}.filter_value = '' AND ${table}.value = ''`;
+  sql`${table}.filter_dimension = '' AND ${table}.dimension = '' AND ${table}.filter_value = ''`;
 
 /** Which days of the window the pair tables answer (as whole months, and single days), and which raw events do. */
 export async function coverage(db: Database, plan: QueryPlan, window: DayWindow) {
@@ -65,7 +104,7 @@ export async function coverage(db: Database, plan: QueryPlan, window: DayWindow)
   const [dayRows, monthRows] = await Promise.all([
     queryRows<{ date: string; ok: boolean }>(
       db,
-      sql`SELECT a.date::text AS date, coalesce(p.events = a.total_views, false) AS ok
+      sql`SELECT a.date::text AS date, coalesce(p.events[1] = a.total_views, false) AS ok
           FROM site_daily_aggregates a
           LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.date = a.date AND ${marker(sql`p`)}
           WHERE a.site_id = ${plan.siteId} AND a.date BETWEEN ${window.from}::date AND ${window.to}::date`,
@@ -76,7 +115,7 @@ export async function coverage(db: Database, plan: QueryPlan, window: DayWindow)
           db,
           sql`SELECT m.month::text AS month FROM site_monthly_pair_rollups m
               WHERE m.site_id = ${plan.siteId} AND ${marker(sql`m`)} AND m.month = ANY(${sql.param(months)}::date[])
-                AND m.events = (
+                AND m.events[1] = (
                   SELECT coalesce(sum(a.total_views), 0) FROM site_daily_aggregates a
                   WHERE a.site_id = m.site_id AND a.date >= m.month AND a.date < (m.month + interval '1 month')::date)`,
         ),
@@ -94,19 +133,36 @@ export async function coverage(db: Database, plan: QueryPlan, window: DayWindow)
   return { months: sealedMonths, days, runs };
 }
 
-/** The pair rows (`r`) of the sealed months and days for the plan's filter. */
-function pairRows(plan: QueryPlan, source: PairSource, months: string[], days: string[], values: string[] | null) {
+/**
+ * The pair entries of the sealed months and days for the plan's filter, as `u`: `value`, `events`,
+ * `pageviews` and, with `sketches`, the entry's sketch `s` sliced from its row.
+ */
+function pairEntries(
+  plan: QueryPlan,
+  source: PairSource,
+  months: string[],
+  days: string[],
+  values: string[] | null,
+  sketches: boolean,
+) {
   const where = (table: SQL) => sql`${table}.site_id = ${plan.siteId}
     AND ${table}.filter_dimension = ${source.filter.dimension.name} AND ${table}.dimension = ${source.dimension}
-    AND ${table}.filter_value = ANY(${sql.param(source.filter.values)}::text[])
-    ${values === null ? sql`` : sql`AND ${table}.value = ANY(${sql.param(values)}::text[])`}`;
+    AND ${table}.filter_value = ANY(${sql.param(source.filter.values)}::text[])`;
+  const sketch = sketches
+    ? sql`, substring(r.sketches FROM coalesce(r.sketch_ends[u.i - 1], 0) + 1
+            FOR r.sketch_ends[u.i] - coalesce(r.sketch_ends[u.i - 1], 0)) AS s`
+    : sql``;
   return sql`(
-    SELECT d.value, d.events, d.pageviews, d.visitors_sketch FROM site_daily_pair_rollups d
-    WHERE ${where(sql`d`)} AND d.date = ANY(${sql.param(days)}::date[])
-    UNION ALL
-    SELECT m.value, m.events, m.pageviews, m.visitors_sketch FROM site_monthly_pair_rollups m
-    WHERE ${where(sql`m`)} AND m.month = ANY(${sql.param(months)}::date[])
-  ) r`;
+    SELECT u.value, u.events, u.pageviews ${sketch}
+    FROM (
+      SELECT d.values, d.events, d.pageviews, d.sketch_ends, d.sketches FROM site_daily_pair_rollups d
+      WHERE ${where(sql`d`)} AND d.date = ANY(${sql.param(days)}::date[])
+      UNION ALL
+      SELECT m.values, m.events, m.pageviews, m.sketch_ends, m.sketches FROM site_monthly_pair_rollups m
+      WHERE ${where(sql`m`)} AND m.month = ANY(${sql.param(months)}::date[])
+    ) r CROSS JOIN LATERAL unnest(r.values, r.events, r.pageviews) WITH ORDINALITY AS u(value, events, pageviews, i)
+    ${values === null ? sql`` : sql`WHERE u.value = ANY(${sql.param(values)}::text[])`}
+  ) u`;
 }
 
 /** The plan's rows over a day window: counters, and (with `visitors`) visitors for `values` or every row. */
@@ -118,7 +174,7 @@ export async function aggregatePairs(
   options: { visitors: boolean; values: string[] | null },
 ): Promise<Aggregate> {
   const { months, days, runs } = await coverage(db, plan, window);
-  const from = pairRows(plan, source, months, days, options.values);
+
   const rawWindows = runs.map((run) => ({
     days: run,
     start: startOfLocalDay(run.from, plan.timeZone),
@@ -128,16 +184,13 @@ export async function aggregatePairs(
   const [counted, sketches, ...raw] = await Promise.all([
     queryRows<{ v: string; events: string; pageviews: string }>(
       db,
-      sql`SELECT r.value AS v, sum(r.events) AS events, sum(r.pageviews) AS pageviews FROM ${from} GROUP BY 1`,
+      sql`SELECT u.value AS v, sum(u.events) AS events, sum(u.pageviews) AS pageviews
+          FROM ${pairEntries(plan, source, months, days, options.values, false)} GROUP BY 1`,
     ),
     options.visitors
-      ? // Sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per value by PostgreSQL; dense ones one by one.
-        queryRows<{ v: string; s: Buffer }>(
+      ? queryRows<{ v: string; s: Buffer }>(
           db,
-          sql`SELECT r.value AS v, decode('01', 'hex') || string_agg(substring(r.visitors_sketch FROM 2), ''::bytea) AS s
-              FROM ${from} WHERE get_byte(r.visitors_sketch, 0) = 1 GROUP BY 1
-              UNION ALL
-              SELECT r.value, r.visitors_sketch FROM ${from} WHERE get_byte(r.visitors_sketch, 0) <> 1`,
+          sql`SELECT u.value AS v, u.s FROM ${pairEntries(plan, source, months, days, options.values, true)}`,
         )
       : [],
     ...rawWindows.map(async (rawWindow) => ({

@@ -14,7 +14,7 @@ import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
 import { sealPendingMonths, sealPendingPairMonths } from '../query/months.js';
-import { PAIR_DIMENSIONS, PAIR_FILTERS } from '../query/pairs.js';
+import { insertPairPacks, PAIR_DIMENSIONS, PAIR_FILTERS, type PairPack } from '../query/pairs.js';
 import { VisitorSketch } from '../query/sketches.js';
 import { lockSites } from './fold-batch.js';
 import { startPeriodic } from './periodic.js';
@@ -97,7 +97,7 @@ const PAIR_VALUES = sql.raw(
  * `events` goes to the marker row: the day's event count, or -1 when its raw
  * events are incomplete (then no pair row is written and queries read raw).
  */
-async function sealDayPairs(tx: Database, siteId: string, date: string, timeZone: string, events: number) {
+export async function sealDayPairs(tx: Database, siteId: string, date: string, timeZone: string, events: number) {
   await tx.execute(sql`DELETE FROM site_daily_pair_rollups WHERE site_id = ${siteId} AND date = ${date}::date`);
   const rows =
     events < 0
@@ -119,31 +119,27 @@ async function sealDayPairs(tx: Database, siteId: string, date: string, timeZone
                  count(*) FILTER (WHERE ev.event_type = 'page_view') AS pageviews,
                  array_agg(DISTINCT ev.visitor_id) AS ids
           FROM ev, LATERAL ${PAIR_VALUES} AS x(f, fv)
-          WHERE x.fv IS NOT NULL GROUP BY 1, 2, 3`,
+          WHERE x.fv IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
         );
-  const f = [''];
-  const fv = [''];
-  const values = [''];
-  const counts = [String(events)];
-  const pageviews = ['0'];
-  const sketches: (string | null)[] = [null];
+  const packs = new Map<string, PairPack>();
   for (const row of rows) {
+    const key = `${row.f}\u0000${row.fv}`;
+    let pack = packs.get(key);
+    if (pack === undefined) {
+      pack = { filterDimension: row.f, filterValue: row.fv, dimension: PAIR_DIMENSIONS[0], entries: [] };
+      packs.set(key, pack);
+    }
     const sketch = new VisitorSketch();
     for (const id of row.ids) sketch.add(id);
-    f.push(row.f);
-    fv.push(row.fv);
-    values.push(row.value);
-    counts.push(row.events);
-    pageviews.push(row.pageviews);
-    sketches.push(`\\x${sketch.serialize().toString('hex')}`);
+    pack.entries.push({
+      value: row.value,
+      events: Number(row.events),
+      pageviews: Number(row.pageviews),
+      sketch: sketch.serialize(),
+    });
   }
-  const dimensions = f.map((name) => (name === '' ? '' : PAIR_DIMENSIONS[0]));
-  await tx.execute(sql`
-    INSERT INTO site_daily_pair_rollups
-      (site_id, date, filter_dimension, filter_value, dimension, value, events, pageviews, visitors_sketch)
-    SELECT ${siteId}, ${date}::date, * FROM unnest(
-      ${sql.param(f)}::text[], ${sql.param(fv)}::text[], ${sql.param(dimensions)}::text[], ${sql.param(values)}::text[],
-      ${sql.param(counts)}::bigint[], ${sql.param(pageviews)}::bigint[], ${sql.param(sketches)}::bytea[])`);
+  const marker: PairPack = { filterDimension: '', filterValue: '', dimension: '', entries: [], events };
+  await insertPairPacks(tx, 'site_daily_pair_rollups', 'date', siteId, date, [marker, ...packs.values()]);
 }
 
 /** Seals up to `limit` due days (never sealed, or stale); answers how many it looked at. */

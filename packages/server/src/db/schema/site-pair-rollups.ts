@@ -1,15 +1,19 @@
 /**
  * Rollups of dimension pairs, for a breakdown filtered on another dimension
  * (`query/pairs.ts`): per site, sealed site-local day (or sealed month), filter
- * dimension and value, breakdown dimension and value, the events and page views
- * of the visits matching the filter and a visitor sketch. Only a few pairs are
- * kept (`PAIR_FILTERS` × `PAIR_DIMENSIONS` in `worker/sketches.ts`); they are
- * written when a day is sealed and merged when a month is. The row with empty
- * dimensions and values is the day's (month's) marker: `events` holds the
- * site's event count the pairs were made from, so they are read only while it
- * still equals `site_daily_aggregates` (-1: the day could not be paired).
+ * dimension and value (a visit attribute) and breakdown dimension, one row
+ * holding every breakdown value seen with it — `values[i]` has `events[i]`
+ * events and `pageviews[i]` page views in the visits matching the filter, and
+ * its visitor sketch is `sketches` from byte `sketch_ends[i - 1]` (0 for the
+ * first) to `sketch_ends[i]`. Packed so that a day is a few hundred rows, not
+ * tens of thousands. Only a few pairs are kept (`PAIR_FILTERS` ×
+ * `PAIR_DIMENSIONS`); they are written when a day is sealed and merged when a
+ * month is. The row with empty dimensions and values is the day's (month's)
+ * marker: `events[1]` is the site's event count the pairs were made from, so
+ * they are read only while it still equals `site_daily_aggregates` (-1: the
+ * day could not be paired).
  */
-import { bigint, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, date, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { bytea } from './site-daily-rollups.js';
 
 const pairColumns = () => ({
@@ -17,10 +21,11 @@ const pairColumns = () => ({
   filterDimension: text('filter_dimension').notNull(),
   filterValue: text('filter_value').notNull(),
   dimension: text('dimension').notNull(),
-  value: text('value').notNull(),
-  events: bigint('events', { mode: 'number' }).notNull().default(0),
-  pageviews: bigint('pageviews', { mode: 'number' }).notNull().default(0),
-  visitorsSketch: bytea('visitors_sketch'),
+  values: text('values').array().notNull(),
+  events: bigint('events', { mode: 'number' }).array().notNull(),
+  pageviews: bigint('pageviews', { mode: 'number' }).array().notNull(),
+  sketchEnds: integer('sketch_ends').array().notNull(),
+  sketches: bytea('sketches').notNull(),
 });
 
 export const siteDailyPairRollups = pgTable(
@@ -29,7 +34,7 @@ export const siteDailyPairRollups = pgTable(
   (table) => [
     primaryKey({
       name: 'site_daily_pair_rollups_pk',
-      columns: [table.siteId, table.filterDimension, table.dimension, table.filterValue, table.date, table.value],
+      columns: [table.siteId, table.filterDimension, table.dimension, table.filterValue, table.date],
     }),
   ],
 );
@@ -44,7 +49,7 @@ export const siteMonthlyPairRollups = pgTable(
   (table) => [
     primaryKey({
       name: 'site_monthly_pair_rollups_pk',
-      columns: [table.siteId, table.filterDimension, table.dimension, table.filterValue, table.month, table.value],
+      columns: [table.siteId, table.filterDimension, table.dimension, table.filterValue, table.month],
     }),
   ],
 );
