@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { hashVisitor, VisitorSketch } from '../packages/server/src/query/sketches.js';
+import { VisitorUnion } from '../packages/server/src/query/visitor-union.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as {
   url: string;
@@ -132,6 +133,15 @@ function copyInto(table: string, columns: string[]): CopyStream {
 
 // ---------------------------------------------------------------- per-day rollups
 
+/** A pair rollup slice: counters and the visitors' union (number arithmetic, far cheaper than bigint sets). */
+interface PairSlice {
+  events: number;
+  pageviews: number;
+  union: VisitorUnion;
+  /** The union serialized, once: written with the day, then merged into the month. */
+  bytes?: Buffer;
+}
+
 interface Slice {
   events: number;
   pageviews: number;
@@ -151,6 +161,16 @@ async function main() {
   const started = performance.now();
   const visitorHashes: bigint[] = [];
   const visitorId = (n: number) => uuid(0xb, n);
+  const visitorWords: [number, number][] = [];
+  const wordsOf = (n: number): [number, number] => {
+    let words = visitorWords[n];
+    if (words === undefined) {
+      const hash = hashOf(n);
+      words = [Number(hash >> 32n), Number(hash & 0xffffffffn)];
+      visitorWords[n] = words;
+    }
+    return words;
+  };
   const hashOf = (n: number) => {
     let hash = visitorHashes[n];
     if (hash === undefined) {
@@ -258,9 +278,9 @@ async function main() {
   const dayPairs = copyInto('site_daily_pair_rollups', [...pairColumns, 'sketch_ends', 'sketches', 'date']);
   const monthPairs = copyInto('site_monthly_pair_rollups', [...pairColumns, 'sketch_ends', 'sketches', 'month']);
   /** Packed pair rows (one per filter value, `site-pair-rollups.ts`) from slices keyed filter, value, path. */
-  const writePairs = async (stream: CopyStream, day: string, events: number, slices: Map<string, Slice>) => {
+  const writePairs = async (stream: CopyStream, day: string, events: number, slices: Map<string, PairSlice>) => {
     await stream.write([site, '', '', '', '{}', `{${events}}`, '{}', '{}', '\\x', day]);
-    const packs = new Map<string, [string, Slice][]>();
+    const packs = new Map<string, [string, PairSlice][]>();
     for (const [key, slice] of [...slices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const cut = key.lastIndexOf('\u0000');
       const pack = packs.get(key.slice(0, cut)) ?? [];
@@ -271,7 +291,7 @@ async function main() {
       `{${items.map((item) => (typeof item === 'number' ? item : `"${item.replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
     for (const [key, entries] of packs) {
       const [filter, filterValue] = key.split('\u0000') as [string, string];
-      const sketches = entries.map(([, slice]) => slice.sketch.serialize());
+      const sketches = entries.map(([, slice]) => (slice.bytes ??= slice.union.serialize()));
       let end = 0;
       await stream.write([
         site,
@@ -287,7 +307,7 @@ async function main() {
       ]);
     }
   };
-  let monthPairSlices = new Map<string, Slice>();
+  let monthPairSlices = new Map<string, PairSlice>();
   let monthEvents = 0;
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
   const pathCounts = copyInto('site_daily_path_counts', ['site_id', 'date', 'path', 'views']);
@@ -314,11 +334,11 @@ async function main() {
       }
       return s;
     };
-    const pairs = new Map<string, Slice>();
+    const pairs = new Map<string, PairSlice>();
     const pair = (key: string) => {
       let p = pairs.get(key);
       if (p === undefined) {
-        p = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
+        p = { events: 0, pageviews: 0, union: new VisitorUnion() };
         pairs.set(key, p);
       }
       return p;
@@ -336,6 +356,7 @@ async function main() {
           : Math.floor(random() * nextVisitor);
       const traits = traitsOf(visitor);
       const hash = hashOf(visitor);
+      const words = wordsOf(visitor);
       const [source, channel, referrerDomain] = SOURCES[zipf(SOURCES.length)] as [string, string, string | null];
       const campaign =
         source === 'newsletter' || random() < 0.05 ? (CAMPAIGNS[zipf(CAMPAIGNS.length)] as string) : null;
@@ -417,7 +438,7 @@ async function main() {
           const p = pair(`${filter}\u0000${filterValue}\u0000${path}`);
           p.events++;
           p.pageviews += pageview;
-          p.sketch.addHash(hash);
+          p.union.addHashWords(words[0], words[1]);
         }
         pathViews.set(path, (pathViews.get(path) ?? 0) + 1);
         if (!isSignup) {
@@ -523,12 +544,12 @@ async function main() {
     for (const [key, p] of pairs) {
       let month = monthPairSlices.get(key);
       if (month === undefined) {
-        month = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
+        month = { events: 0, pageviews: 0, union: new VisitorUnion() };
         monthPairSlices.set(key, month);
       }
       month.events += p.events;
       month.pageviews += p.pageviews;
-      month.sketch.merge(p.sketch);
+      month.union.addSketch(p.bytes ?? p.union.serialize());
     }
     const tomorrow = new Date(dayMs + 86_400_000).toISOString().slice(0, 10);
     if (tomorrow.endsWith('-01')) {

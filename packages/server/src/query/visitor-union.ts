@@ -29,6 +29,11 @@ export class VisitorUnion {
     this.#addHash(Number(hash >> 32n), Number(hash & 0xffffffffn));
   }
 
+  /** Adds a visitor by its hash (`hashVisitor`) as two 32-bit words, high first: for callers that keep them. */
+  addHashWords(high: number, low: number): void {
+    this.#addHash(high, low);
+  }
+
   /** Adds every visitor of a serialized sketch. */
   addSketch(bytes: Uint8Array): void {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
