@@ -16,7 +16,11 @@ import { type Database, queryRows } from '../db/client.js';
 import { VISIT_DIMENSIONS } from '../worker/visits.js';
 import type { PlannedDimension, PlannedFilter, QueryPlan } from './plan.js';
 import { addDays, addMonths, type TimeBucket } from './ranges.js';
+import { PRECISION } from './sketches.js';
 import { VisitorUnion } from './visitor-union.js';
+
+/** A dense sketch's size: its kind byte and its registers (`sketches.ts`). */
+const DENSE_BYTES = 1 + (1 << PRECISION);
 
 /** What one answer row adds up before its metrics are derived. */
 export interface Counts {
@@ -356,12 +360,14 @@ async function rollupVisitors(
     return counted;
   }
   // One pass over the rows: sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per answer row by
-  // PostgreSQL, dense ones one by one, and whether any row has no sketch yet.
-  const grouped = await queryRows<{ b: number; v: string; s: Buffer | null; dense: Buffer[] | null; missing: boolean }>(
+  // PostgreSQL, dense ones (1 + 16,384 bytes each) concatenated apart, and whether any row has no sketch yet.
+  // Never a `bytea[]`: the driver parses arrays character by character, 20 times slower than one `bytea`.
+  const grouped = await queryRows<{ b: number; v: string; s: string | null; dense: string | null; missing: boolean }>(
     db,
     sql`SELECT x.b, x.v,
-          decode('01', 'hex') || string_agg(x.hashes, ''::bytea) FILTER (WHERE x.kind = 1) AS s,
-          array_agg(x.sketch) FILTER (WHERE x.kind <> 1) AS dense, bool_or(x.sketch IS NULL) AS missing
+          encode(decode('01', 'hex') || string_agg(x.hashes, ''::bytea) FILTER (WHERE x.kind = 1), 'base64') AS s,
+          encode(string_agg(x.sketch, ''::bytea) FILTER (WHERE x.kind <> 1), 'base64') AS dense,
+          bool_or(x.sketch IS NULL) AS missing
         FROM (
           SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sketch AS sketch, k.kind,
             CASE WHEN k.kind = 1 THEN substring(r.visitors_sketch FROM 2) END AS hashes
@@ -371,8 +377,11 @@ async function rollupVisitors(
   );
   const sketches: { b: number; v: string; s: Buffer }[] = [];
   for (const row of grouped) {
-    if (row.s !== null) sketches.push({ b: row.b, v: row.v, s: row.s });
-    for (const dense of row.dense ?? []) sketches.push({ b: row.b, v: row.v, s: dense });
+    if (row.s !== null) sketches.push({ b: row.b, v: row.v, s: Buffer.from(row.s, 'base64') });
+    const dense = Buffer.from(row.dense ?? '', 'base64');
+    for (let at = 0; at < dense.length; at += DENSE_BYTES) {
+      sketches.push({ b: row.b, v: row.v, s: dense.subarray(at, at + DENSE_BYTES) });
+    }
   }
   const unsealedDays = { any: grouped.some((row) => row.missing) };
   if (sketches.length === 0 && !options.unions) {
