@@ -26,7 +26,7 @@ import {
 } from './sql.js';
 import { VisitorUnion } from './visitor-union.js';
 
-/** Visit attributes a filtered breakdown can read from pair rollups , with their `visits` columns. */
+/** Visit attributes a filtered breakdown can read from pair rollups, with their `visits` columns. */
 export const PAIR_FILTERS: readonly (readonly [string, string])[] = [
   ['source', 'source'],
   ['channel', 'channel'],
@@ -171,9 +171,11 @@ export async function aggregatePairs(
   plan: QueryPlan,
   source: PairSource,
   window: DayWindow,
-  options: { visitors: boolean; values: string[] | null },
+  options: { visitors: boolean; values: string[] | null; visitorsOnly?: boolean },
 ): Promise<Aggregate> {
   const { months, days, runs } = await coverage(db, plan, window);
+  // `visitorsOnly`: the rows' counters are known (the page's visitors are read after it is cut).
+  const counters = !options.visitorsOnly;
 
   const rawWindows = runs.map((run) => ({
     days: run,
@@ -182,21 +184,26 @@ export async function aggregatePairs(
     buckets: null,
   }));
   const [counted, sketches, ...raw] = await Promise.all([
-    queryRows<{ v: string; events: string; pageviews: string }>(
-      db,
-      sql`SELECT u.value AS v, sum(u.events) AS events, sum(u.pageviews) AS pageviews
-          FROM ${pairEntries(plan, source, months, days, options.values, false)} GROUP BY 1`,
-    ),
+    counters
+      ? queryRows<{ v: string; events: string; pageviews: string }>(
+          db,
+          sql`SELECT u.value AS v, sum(u.events) AS events, sum(u.pageviews) AS pageviews
+              FROM ${pairEntries(plan, source, months, days, options.values, false)} GROUP BY 1`,
+        )
+      : [],
     options.visitors
       ? queryRows<{ v: string; s: Buffer }>(
           db,
           sql`SELECT u.value AS v, u.s FROM ${pairEntries(plan, source, months, days, options.values, true)}`,
         )
       : [],
-    ...rawWindows.map(async (rawWindow) => ({
-      counts: await aggregateRaw(db, plan, rawWindow, { visitors: true }),
-      ids: options.visitors ? await rawVisitorIds(db, plan, rawWindow, options.values) : [],
-    })),
+    ...rawWindows.map(async (rawWindow) => {
+      const [counts, ids] = await Promise.all([
+        counters ? aggregateRaw(db, plan, rawWindow, { visitors: true }) : { rows: [], visitorsEstimated: false },
+        options.visitors ? rawVisitorIds(db, plan, rawWindow, options.values) : [],
+      ]);
+      return { counts, ids };
+    }),
   ]);
   const byValue = new Map<string, AggregatedRow>();
   const rowOf = (value: string) => {
@@ -236,6 +243,7 @@ export async function aggregatePairs(
     }
   }
   let visitorsEstimated = false;
+  if (!counters) for (const value of unions.keys()) rowOf(value);
   if (options.visitors) {
     for (const [value, row] of byValue) {
       const union = unions.get(value);
@@ -244,5 +252,6 @@ export async function aggregatePairs(
     }
   }
   for (const row of byValue.values()) row.counts.visitPageviews = row.counts.pageviews;
-  return { rows: [...byValue.values()].filter((row) => row.counts.events > 0), visitorsEstimated };
+  const rows = [...byValue.values()];
+  return { rows: counters ? rows.filter((row) => row.counts.events > 0) : rows, visitorsEstimated };
 }
