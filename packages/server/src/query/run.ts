@@ -17,6 +17,7 @@ import {
   aggregateRollups,
   type Counts,
   chooseSource,
+  rollupVisitorBounds,
   type Source,
   zeroCounts,
 } from './sql.js';
@@ -164,6 +165,12 @@ export async function runQuery(
   const period: Period | null =
     plan.range.kind === 'days' ? { from: plan.range.from, to: plan.range.to, buckets: plan.buckets } : null;
 
+  // Ranking by visitors reads each row's bounds beside its counters.
+  const bounds =
+    visitorsRanked && source.kind === 'rollups' && period !== null
+      ? rollupVisitorBounds(db, plan, source.dimension, period)
+      : undefined;
+  bounds?.catch(() => {});
   const main = await aggregate(db, plan, source, period, {
     visitors: wantsVisitors && !visitorsLater && !visitorsRanked,
     values: null,
@@ -172,7 +179,7 @@ export async function runQuery(
   const rows = zeroFill(plan, main.rows);
   let ranked = rows;
   if (visitorsRanked && source.kind === 'rollups' && period !== null) {
-    const found = await rowsByVisitors(db, plan, source.dimension, period, rows);
+    const found = await rowsByVisitors(db, plan, source.dimension, period, rows, bounds);
     ranked = found.rows;
     estimated ||= found.estimated;
   }
