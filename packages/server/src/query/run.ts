@@ -171,6 +171,19 @@ export async function runQuery(
       ? rollupVisitorBounds(db, plan, source.dimension, period)
       : undefined;
   bounds?.catch(() => {});
+  // Without a breakdown the comparison period's rows do not depend on the page: read them beside the main ones.
+  const comparison = plan.comparison;
+  const early =
+    comparison !== null && !breakdown
+      ? aggregate(
+          db,
+          plan,
+          source,
+          { from: comparison.range.from, to: comparison.range.to, buckets: comparison.buckets },
+          { visitors: wantsVisitors, values: null },
+        )
+      : undefined;
+  early?.catch(() => {});
   const main = await aggregate(db, plan, source, period, {
     visitors: wantsVisitors && !visitorsLater && !visitorsRanked,
     values: null,
@@ -200,13 +213,14 @@ export async function runQuery(
   let previous: Map<string, Counts> | null = null;
   if (plan.comparison !== null && page.length > 0) {
     const { range, buckets } = plan.comparison;
-    const other = await aggregate(
-      db,
-      plan,
-      source,
-      { from: range.from, to: range.to, buckets },
-      { visitors: wantsVisitors, values: valuesOf(plan, page) },
-    );
+    const other = await (early ??
+      aggregate(
+        db,
+        plan,
+        source,
+        { from: range.from, to: range.to, buckets },
+        { visitors: wantsVisitors, values: valuesOf(plan, page) },
+      ));
     estimated ||= other.visitorsEstimated;
     previous = new Map(other.rows.map((row) => [keyOf(row.dimensions), row.counts]));
   }
