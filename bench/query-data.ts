@@ -133,13 +133,11 @@ function copyInto(table: string, columns: string[]): CopyStream {
 
 // ---------------------------------------------------------------- per-day rollups
 
-/** A pair rollup slice: counters and the visitors' union (number arithmetic, far cheaper than bigint sets). */
+/** A pair rollup slice: counters and its visitors by number (small integers: cheap to keep, no hashing per event). */
 interface PairSlice {
   events: number;
   pageviews: number;
-  union: VisitorUnion;
-  /** The union serialized, once: written with the day, then merged into the month. */
-  bytes?: Buffer;
+  visitors: Set<number>;
 }
 
 interface Slice {
@@ -291,7 +289,15 @@ async function main() {
       `{${items.map((item) => (typeof item === 'number' ? item : `"${item.replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
     for (const [key, entries] of packs) {
       const [filter, filterValue] = key.split('\u0000') as [string, string];
-      const sketches = entries.map(([, slice]) => (slice.bytes ??= slice.union.serialize()));
+      const sketches = entries.map(([, slice]) => {
+        // The visitors' sketch, as the worker writes it (`VisitorUnion`: sorted hashes, or registers past 3,000).
+        const union = new VisitorUnion();
+        for (const n of slice.visitors) {
+          const [high, low] = wordsOf(n);
+          union.addHashWords(high, low);
+        }
+        return union.serialize();
+      });
       let end = 0;
       await stream.write([
         site,
@@ -338,7 +344,7 @@ async function main() {
     const pair = (key: string) => {
       let p = pairs.get(key);
       if (p === undefined) {
-        p = { events: 0, pageviews: 0, union: new VisitorUnion() };
+        p = { events: 0, pageviews: 0, visitors: new Set() };
         pairs.set(key, p);
       }
       return p;
@@ -356,7 +362,6 @@ async function main() {
           : Math.floor(random() * nextVisitor);
       const traits = traitsOf(visitor);
       const hash = hashOf(visitor);
-      const words = wordsOf(visitor);
       const [source, channel, referrerDomain] = SOURCES[zipf(SOURCES.length)] as [string, string, string | null];
       const campaign =
         source === 'newsletter' || random() < 0.05 ? (CAMPAIGNS[zipf(CAMPAIGNS.length)] as string) : null;
@@ -438,7 +443,7 @@ async function main() {
           const p = pair(`${filter}\u0000${filterValue}\u0000${path}`);
           p.events++;
           p.pageviews += pageview;
-          p.union.addHashWords(words[0], words[1]);
+          p.visitors.add(visitor);
         }
         pathViews.set(path, (pathViews.get(path) ?? 0) + 1);
         if (!isSignup) {
@@ -544,12 +549,12 @@ async function main() {
     for (const [key, p] of pairs) {
       let month = monthPairSlices.get(key);
       if (month === undefined) {
-        month = { events: 0, pageviews: 0, union: new VisitorUnion() };
+        month = { events: 0, pageviews: 0, visitors: new Set() };
         monthPairSlices.set(key, month);
       }
       month.events += p.events;
       month.pageviews += p.pageviews;
-      month.union.addSketch(p.bytes ?? p.union.serialize());
+      for (const n of p.visitors) month.visitors.add(n);
     }
     const tomorrow = new Date(dayMs + 86_400_000).toISOString().slice(0, 10);
     if (tomorrow.endsWith('-01')) {
