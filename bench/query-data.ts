@@ -3,8 +3,11 @@
  * many visitors, 200 paths, 50 sources, 40 countries, visits of realistic
  * length — generated day by day in this process and written with `COPY` (psql)
  * straight into raw_events, visits, site_daily_rollups (visitor sketches
- * included, as sealed days have them) and part one's daily tables, never
- * through the HTTP API. Deterministic (a seeded generator).
+ * included, as sealed days have them), the sealed months, the pair rollups of
+ * sealed days and months (`query/pairs.ts`) and part one's daily tables, never
+ * through the HTTP API. Deterministic (a seeded generator). A visit's events
+ * all count on the day it started, also the few past midnight (the worker
+ * counts those on their own day; the raw path's answers differ by them).
  *
  *   node --import tsx bench/query-data.ts '{"url":"postgres://…/db","siteId":"bench_q","events":1000000,"lastDay":"2025-12-31"}'
  *
