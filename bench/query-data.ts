@@ -3,8 +3,11 @@
  * many visitors, 200 paths, 50 sources, 40 countries, visits of realistic
  * length — generated day by day in this process and written with `COPY` (psql)
  * straight into raw_events, visits, site_daily_rollups (visitor sketches
- * included, as sealed days have them) and part one's daily tables, never
- * through the HTTP API. Deterministic (a seeded generator).
+ * included, as sealed days have them), the sealed months, the pair rollups of
+ * sealed days and months (`query/pairs.ts`) and part one's daily tables, never
+ * through the HTTP API. Deterministic (a seeded generator). A visit's events
+ * all count on the day it started, also the few past midnight (the worker
+ * counts those on their own day; the raw path's answers differ by them).
  *
  *   node --import tsx bench/query-data.ts '{"url":"postgres://…/db","siteId":"bench_q","events":1000000,"lastDay":"2025-12-31"}'
  *
@@ -14,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { hashVisitor, VisitorSketch } from '../packages/server/src/query/sketches.js';
+import { VisitorUnion } from '../packages/server/src/query/visitor-union.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as {
   url: string;
@@ -132,6 +136,13 @@ function copyInto(table: string, columns: string[]): CopyStream {
 
 // ---------------------------------------------------------------- per-day rollups
 
+/** A pair rollup slice: counters and its visitors by number (small integers: cheap to keep, no hashing per event). */
+interface PairSlice {
+  events: number;
+  pageviews: number;
+  visitors: Set<number>;
+}
+
 interface Slice {
   events: number;
   pageviews: number;
@@ -151,6 +162,16 @@ async function main() {
   const started = performance.now();
   const visitorHashes: bigint[] = [];
   const visitorId = (n: number) => uuid(0xb, n);
+  const visitorWords: [number, number][] = [];
+  const wordsOf = (n: number): [number, number] => {
+    let words = visitorWords[n];
+    if (words === undefined) {
+      const hash = hashOf(n);
+      words = [Number(hash >> 32n), Number(hash & 0xffffffffn)];
+      visitorWords[n] = words;
+    }
+    return words;
+  };
   const hashOf = (n: number) => {
     let hash = visitorHashes[n];
     if (hash === undefined) {
@@ -252,6 +273,51 @@ async function main() {
     'visitors_estimate',
   ]);
   let monthSlices = new Map<string, Slice>();
+  // Pair rollups (source, channel, country, device × path), as `worker/sketches.ts` seals them; the row with
+  // empty names is the day's (month's) marker, holding its event count.
+  const pairColumns = ['site_id', 'filter_dimension', 'filter_value', 'dimension', 'values', 'events', 'pageviews'];
+  const dayPairs = copyInto('site_daily_pair_rollups', [...pairColumns, 'sketch_ends', 'sketches', 'date']);
+  const monthPairs = copyInto('site_monthly_pair_rollups', [...pairColumns, 'sketch_ends', 'sketches', 'month']);
+  /** Packed pair rows (one per filter value, `site-pair-rollups.ts`) from slices keyed filter, value, path. */
+  const writePairs = async (stream: CopyStream, day: string, events: number, slices: Map<string, PairSlice>) => {
+    await stream.write([site, '', '', '', '{}', `{${events}}`, '{}', '{}', '\\x', day]);
+    const packs = new Map<string, [string, PairSlice][]>();
+    for (const [key, slice] of [...slices].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const cut = key.lastIndexOf('\u0000');
+      const pack = packs.get(key.slice(0, cut)) ?? [];
+      pack.push([key.slice(cut + 1), slice]);
+      packs.set(key.slice(0, cut), pack);
+    }
+    const array = (items: (string | number)[]) =>
+      `{${items.map((item) => (typeof item === 'number' ? item : `"${item.replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
+    for (const [key, entries] of packs) {
+      const [filter, filterValue] = key.split('\u0000') as [string, string];
+      const sketches = entries.map(([, slice]) => {
+        // The visitors' sketch, as the worker writes it (`VisitorUnion`: sorted hashes, or registers past 3,000).
+        const union = new VisitorUnion();
+        for (const n of slice.visitors) {
+          const [high, low] = wordsOf(n);
+          union.addHashWords(high, low);
+        }
+        return union.serialize();
+      });
+      let end = 0;
+      await stream.write([
+        site,
+        filter,
+        filterValue,
+        'path',
+        array(entries.map(([path]) => path)),
+        array(entries.map(([, slice]) => slice.events)),
+        array(entries.map(([, slice]) => slice.pageviews)),
+        array(sketches.map((sketch) => (end += sketch.length))),
+        `\\x${Buffer.concat(sketches).toString('hex')}`,
+        day,
+      ]);
+    }
+  };
+  let monthPairSlices = new Map<string, PairSlice>();
+  let monthEvents = 0;
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
   const pathCounts = copyInto('site_daily_path_counts', ['site_id', 'date', 'path', 'views']);
   const dayVisitors = copyInto('site_daily_unique_users', ['site_id', 'date', 'visitor_id']);
@@ -276,6 +342,15 @@ async function main() {
         slices.set(key, s);
       }
       return s;
+    };
+    const pairs = new Map<string, PairSlice>();
+    const pair = (key: string) => {
+      let p = pairs.get(key);
+      if (p === undefined) {
+        p = { events: 0, pageviews: 0, visitors: new Set() };
+        pairs.set(key, p);
+      }
+      return p;
     };
     const pathViews = new Map<string, number>();
     const visitorsToday = new Set<number>();
@@ -361,6 +436,17 @@ async function main() {
           s.events++;
           s.pageviews += pageview;
           s.sketch.addHash(hash);
+        }
+        for (const [filter, filterValue] of [
+          ['source', source],
+          ['channel', channel],
+          ['country', country],
+          ['device', device],
+        ] as [string, string][]) {
+          const p = pair(`${filter}\u0000${filterValue}\u0000${path}`);
+          p.events++;
+          p.pageviews += pageview;
+          p.visitors.add(visitor);
         }
         pathViews.set(path, (pathViews.get(path) ?? 0) + 1);
         if (!isSignup) {
@@ -460,6 +546,19 @@ async function main() {
       month.duration += s.duration;
       month.sketch.merge(s.sketch);
     }
+    const dayTotal = slices.get('\u0000')?.events ?? 0;
+    await writePairs(dayPairs, day, dayTotal, pairs);
+    monthEvents += dayTotal;
+    for (const [key, p] of pairs) {
+      let month = monthPairSlices.get(key);
+      if (month === undefined) {
+        month = { events: 0, pageviews: 0, visitors: new Set() };
+        monthPairSlices.set(key, month);
+      }
+      month.events += p.events;
+      month.pageviews += p.pageviews;
+      for (const n of p.visitors) month.visitors.add(n);
+    }
     const tomorrow = new Date(dayMs + 86_400_000).toISOString().slice(0, 10);
     if (tomorrow.endsWith('-01')) {
       const first = `${day.slice(0, 8)}01`;
@@ -482,14 +581,17 @@ async function main() {
             m.sketch.estimate(),
           ]);
         }
+        await writePairs(monthPairs, first, monthEvents, monthPairSlices);
       }
       monthSlices = new Map();
+      monthPairSlices = new Map();
+      monthEvents = 0;
     }
     const totals = slices.get('\u0000');
     if (totals) await aggregates.write([site, day, totals.events, visitorsToday.size]);
     for (const [path, count] of pathViews) await pathCounts.write([site, day, path, count]);
   }
-  const streams = { raw, visitsOut, rollups, months, aggregates, pathCounts, dayVisitors };
+  const streams = { raw, visitsOut, rollups, months, aggregates, pathCounts, dayVisitors, dayPairs, monthPairs };
   await Promise.all(Object.values(streams).map((stream) => stream.end()));
   process.stdout.write(
     `${JSON.stringify({
@@ -498,6 +600,8 @@ async function main() {
       visits: visitsOut.rows,
       rollupRows: rollups.rows,
       monthRows: months.rows,
+      pairRows: dayPairs.rows,
+      monthPairRows: monthPairs.rows,
       seconds: (performance.now() - started) / 1000,
     })}\n`,
   );

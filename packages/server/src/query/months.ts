@@ -11,6 +11,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
+import { insertPairPacks, type PairPack } from './pairs.js';
 import { addMonths } from './ranges.js';
 import { MONTH_IS_CURRENT, unsealedVisitors } from './sql.js';
 import { VisitorUnion } from './visitor-union.js';
@@ -108,4 +109,126 @@ export async function sealPendingMonths(
   );
   for (const { site_id: siteId, month } of pending) await sealMonth(db, siteId, month);
   return pending.length;
+}
+
+/**
+ * Seals one month of a site's pair rollups (`site_monthly_pair_rollups`) from
+ * its days', when every day of the month with events has current pairs;
+ * answers whether it did. The marker row keeps the month's event count.
+ */
+export async function sealPairMonth(db: Database, siteId: string, month: string): Promise<boolean> {
+  return db.transaction(
+    async (transaction) => {
+      const tx = transaction as unknown as Database;
+      const next = addMonths(month, 1);
+      await tx.execute(sql`DELETE FROM site_monthly_pair_rollups WHERE site_id = ${siteId} AND month = ${month}::date`);
+      const [days] = await queryRows<{ ready: boolean; events: string }>(
+        tx,
+        sql`SELECT coalesce(bool_and(p.events IS NOT NULL AND p.events[1] = a.total_views), false) AS ready,
+              coalesce(sum(a.total_views), 0) AS events
+            FROM site_daily_aggregates a
+            LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.filter_dimension = ''
+              AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date
+            WHERE a.site_id = ${siteId} AND a.date >= ${month}::date AND a.date < ${next}::date`,
+      );
+      if (!days?.ready) return false;
+      const rows = await queryRows<{
+        filter_dimension: string;
+        filter_value: string;
+        dimension: string;
+        values: string[];
+        events: string[];
+        pageviews: string[];
+        sketch_ends: number[];
+        sketches: Buffer;
+      }>(
+        tx,
+        sql`SELECT filter_dimension, filter_value, dimension, values, events, pageviews, sketch_ends, sketches
+            FROM site_daily_pair_rollups
+            WHERE site_id = ${siteId} AND date >= ${month}::date AND date < ${next}::date AND filter_dimension <> ''
+            ORDER BY filter_dimension, filter_value, dimension, date`,
+      );
+      const packs = new Map<
+        string,
+        { pack: PairPack; entries: Map<string, { events: number; pageviews: number; union: VisitorUnion }> }
+      >();
+      for (const row of rows) {
+        const key = `${row.filter_dimension}\u0000${row.filter_value}\u0000${row.dimension}`;
+        let found = packs.get(key);
+        if (found === undefined) {
+          const pack = {
+            filterDimension: row.filter_dimension,
+            filterValue: row.filter_value,
+            dimension: row.dimension,
+            entries: [],
+          };
+          found = { pack, entries: new Map() };
+          packs.set(key, found);
+        }
+        for (const [i, value] of row.values.entries()) {
+          let entry = found.entries.get(value);
+          if (entry === undefined) {
+            entry = { events: 0, pageviews: 0, union: new VisitorUnion() };
+            found.entries.set(value, entry);
+          }
+          entry.events += Number(row.events[i]);
+          entry.pageviews += Number(row.pageviews[i]);
+          entry.union.addSketch(row.sketches.subarray(i === 0 ? 0 : row.sketch_ends[i - 1], row.sketch_ends[i]));
+        }
+      }
+      const marker: PairPack = {
+        filterDimension: '',
+        filterValue: '',
+        dimension: '',
+        entries: [],
+        events: Number(days.events),
+      };
+      const sealed = [...packs.values()].map(({ pack, entries }) => ({
+        ...pack,
+        entries: [...entries]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([value, entry]) => ({
+            value,
+            events: entry.events,
+            pageviews: entry.pageviews,
+            sketch: entry.union.serialize(),
+          })),
+      }));
+      await insertPairPacks(tx, 'site_monthly_pair_rollups', 'month', siteId, month, [marker, ...sealed]);
+      return true;
+    },
+    { isolationLevel: 'repeatable read' },
+  );
+}
+
+/**
+ * Seals the pair rollups of every whole settled month whose days all have
+ * current pairs and whose sealed pairs are missing or stale; answers how many.
+ */
+export async function sealPendingPairMonths(
+  db: Database,
+  { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
+): Promise<number> {
+  const settled = new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
+  const pending = await queryRows<{ site_id: string; month: string }>(
+    db,
+    sql`SELECT d.site_id, d.month::text AS month
+        FROM (
+          SELECT a.site_id, date_trunc('month', a.date)::date AS month, sum(a.total_views) AS events
+          FROM site_daily_aggregates a
+          LEFT JOIN site_daily_pair_rollups p ON p.site_id = a.site_id AND p.filter_dimension = ''
+            AND p.dimension = '' AND p.filter_value = '' AND p.date = a.date
+          WHERE a.date < date_trunc('month', ${settled}::date)::date
+          GROUP BY 1, 2
+          HAVING bool_and(p.events IS NOT NULL AND p.events[1] = a.total_views)
+        ) d
+        WHERE NOT EXISTS (
+          SELECT 1 FROM site_monthly_pair_rollups m
+          WHERE m.site_id = d.site_id AND m.filter_dimension = '' AND m.dimension = '' AND m.filter_value = ''
+            AND m.month = d.month AND m.events[1] = d.events)
+        ORDER BY 1, 2`,
+  );
+  let sealed = 0;
+  for (const { site_id: siteId, month } of pending) if (await sealPairMonth(db, siteId, month)) sealed += 1;
+  return sealed;
 }

@@ -7,6 +7,7 @@
  */
 import type { Metric, QueryMeta, QueryResultRow } from '@tally/shared';
 import type { Database } from '../db/client.js';
+import { aggregatePairs, type PairSource, pairSource } from './pairs.js';
 import { metaOf, percentChange, type QueryPlan } from './plan.js';
 import { addDays, startOfLocalDay, type TimeBucket } from './ranges.js';
 import {
@@ -16,6 +17,7 @@ import {
   aggregateRollups,
   type Counts,
   chooseSource,
+  rollupVisitorBounds,
   type Source,
   zeroCounts,
 } from './sql.js';
@@ -56,9 +58,9 @@ interface Period {
 async function aggregate(
   db: Database,
   plan: QueryPlan,
-  source: Source,
+  source: Source | PairSource,
   period: Period | null,
-  options: { visitors: boolean; values: string[] | null },
+  options: { visitors: boolean; values: string[] | null; visitorsOnly?: boolean },
 ): Promise<Aggregate> {
   if (plan.range.kind === 'realtime') {
     return aggregateRaw(
@@ -69,6 +71,7 @@ async function aggregate(
     );
   }
   const { from, to, buckets } = period as Period;
+  if (source.kind === 'pairs') return aggregatePairs(db, plan, source, { from, to, buckets }, options);
   if (source.kind === 'rollups') return aggregateRollups(db, plan, source.dimension, { from, to, buckets }, options);
   const start = startOfLocalDay(from, plan.timeZone);
   const end = startOfLocalDay(addDays(to, 1), plan.timeZone);
@@ -133,7 +136,7 @@ function valuesOf(plan: QueryPlan, rows: AggregatedRow[]): string[] | null {
  * visitors (descending) first, whose rows span several days (one day's rows
  * have exact counts, read without any sketch).
  */
-function ranksByVisitors(plan: QueryPlan, source: Source): boolean {
+function ranksByVisitors(plan: QueryPlan, source: Source | PairSource): boolean {
   const [first] = plan.orderBy;
   if (source.kind !== 'rollups' || plan.range.kind !== 'days') return false;
   if (first?.[0] !== 'visitors' || first[1] !== 'desc') return false;
@@ -142,19 +145,45 @@ function ranksByVisitors(plan: QueryPlan, source: Source): boolean {
   return time === undefined ? plan.range.from !== plan.range.to : time.bucket !== 'day';
 }
 
-/** `prune: false` merges every row's sketches to order by visitors (the tests compare both ways). */
-export async function runQuery(db: Database, plan: QueryPlan, options: { prune?: boolean } = {}): Promise<QueryAnswer> {
-  const source = chooseSource(plan);
+/**
+ * `prune: false` merges every row's sketches to order by visitors; `pairs: false` reads a filtered breakdown
+ * from raw events and visits even where pair rollups could answer it (the tests compare both ways).
+ */
+export async function runQuery(
+  db: Database,
+  plan: QueryPlan,
+  options: { prune?: boolean; pairs?: boolean } = {},
+): Promise<QueryAnswer> {
+  const source = (options.pairs !== false && pairSource(plan)) || chooseSource(plan);
   const wantsVisitors = plan.metrics.includes('visitors');
   const orderNeedsVisitors = plan.orderBy.some(([name]) => name === 'visitors');
   const breakdown = plan.dimensions.some((dimension) => dimension.level !== 'time');
   // Sketches for the page only: a rollup breakdown whose order does not read visitors.
-  const visitorsLater = wantsVisitors && !orderNeedsVisitors && breakdown && source.kind === 'rollups';
+  const visitorsLater = wantsVisitors && !orderNeedsVisitors && breakdown && source.kind !== 'raw';
   // Sketches for the rows that can reach the page: a rollup breakdown ordered by visitors.
   const visitorsRanked = options.prune !== false && ranksByVisitors(plan, source);
   const period: Period | null =
     plan.range.kind === 'days' ? { from: plan.range.from, to: plan.range.to, buckets: plan.buckets } : null;
 
+  // Ranking by visitors reads each row's bounds beside its counters.
+  const bounds =
+    visitorsRanked && source.kind === 'rollups' && period !== null
+      ? rollupVisitorBounds(db, plan, source.dimension, period)
+      : undefined;
+  bounds?.catch(() => {});
+  // Without a breakdown the comparison period's rows do not depend on the page: read them beside the main ones.
+  const comparison = plan.comparison;
+  const early =
+    comparison !== null && !breakdown
+      ? aggregate(
+          db,
+          plan,
+          source,
+          { from: comparison.range.from, to: comparison.range.to, buckets: comparison.buckets },
+          { visitors: wantsVisitors, values: null },
+        )
+      : undefined;
+  early?.catch(() => {});
   const main = await aggregate(db, plan, source, period, {
     visitors: wantsVisitors && !visitorsLater && !visitorsRanked,
     values: null,
@@ -163,14 +192,19 @@ export async function runQuery(db: Database, plan: QueryPlan, options: { prune?:
   const rows = zeroFill(plan, main.rows);
   let ranked = rows;
   if (visitorsRanked && source.kind === 'rollups' && period !== null) {
-    const found = await rowsByVisitors(db, plan, source.dimension, period, rows);
+    const found = await rowsByVisitors(db, plan, source.dimension, period, rows, bounds);
     ranked = found.rows;
     estimated ||= found.estimated;
   }
   const page = ranked.sort(compareRows(plan)).slice(plan.offset, plan.offset + plan.limit);
 
   if (visitorsLater && page.length > 0) {
-    const later = await aggregate(db, plan, source, period, { visitors: true, values: valuesOf(plan, page) });
+    // The counters are known: only the page's visitors are read.
+    const later = await aggregate(db, plan, source, period, {
+      visitors: true,
+      values: valuesOf(plan, page),
+      visitorsOnly: true,
+    });
     const visitors = new Map(later.rows.map((row) => [keyOf(row.dimensions), row.counts.visitors]));
     for (const row of page) row.counts.visitors = visitors.get(keyOf(row.dimensions)) ?? 0;
     estimated ||= later.visitorsEstimated;
@@ -179,13 +213,14 @@ export async function runQuery(db: Database, plan: QueryPlan, options: { prune?:
   let previous: Map<string, Counts> | null = null;
   if (plan.comparison !== null && page.length > 0) {
     const { range, buckets } = plan.comparison;
-    const other = await aggregate(
-      db,
-      plan,
-      source,
-      { from: range.from, to: range.to, buckets },
-      { visitors: wantsVisitors, values: valuesOf(plan, page) },
-    );
+    const other = await (early ??
+      aggregate(
+        db,
+        plan,
+        source,
+        { from: range.from, to: range.to, buckets },
+        { visitors: wantsVisitors, values: valuesOf(plan, page) },
+      ));
     estimated ||= other.visitorsEstimated;
     previous = new Map(other.rows.map((row) => [keyOf(row.dimensions), row.counts]));
   }

@@ -66,13 +66,21 @@ export async function rowsByVisitors(
   dimension: string,
   window: DayWindow,
   rows: AggregatedRow[],
+  /** The bounds, when the caller read them already (beside the counters). */
+  boundsRead?: Promise<Awaited<ReturnType<typeof rollupVisitorBounds>>>,
 ): Promise<{ rows: AggregatedRow[]; estimated: boolean; merged: number }> {
   const valueIndex = plan.dimensions.findIndex((d) => d.level !== 'time');
   const byKey = new Map(rows.map((row) => [keyOf(row.dimensions), row]));
   const merged = new Map<string, number>();
   let estimated = false;
   const merge = async (values: string[] | null, unions: boolean) => {
-    const answer = await aggregateRollups(db, plan, dimension, window, { visitors: true, values, unions });
+    // The rows' counters are known: only visitors are read.
+    const answer = await aggregateRollups(db, plan, dimension, window, {
+      visitors: true,
+      values,
+      unions,
+      visitorsOnly: true,
+    });
     estimated ||= answer.visitorsEstimated;
     for (const row of answer.rows) {
       const key = keyOf(row.dimensions);
@@ -87,7 +95,7 @@ export async function rowsByVisitors(
   ];
 
   const n = plan.offset + plan.limit;
-  const read = await rollupVisitorBounds(db, plan, dimension, window);
+  const read = await (boundsRead ?? rollupVisitorBounds(db, plan, dimension, window));
   // Rows of no rollup row (a time series' zero-filled buckets) have no visitors: they never outrank one that has.
   const bounds = new Map<string, Bounds>();
   for (const bound of read?.rows ?? []) {

@@ -21,6 +21,16 @@ describe('VisitorUnion', () => {
     expect(union.serialize()).toEqual(sketchOf(ids(0, 2_000)));
   });
 
+  it('leaving its exact set on the way (ids, then a sparse sketch), holds the registers of every visitor', () => {
+    const union = new VisitorUnion();
+    for (const id of ids(0, 2_500)) union.addVisitor(id);
+    expect(union.exact).toBe(true);
+    union.addSketch(sketchOf(ids(2_000, 4_000)));
+    expect(union.exact).toBe(false);
+    expect(union.serialize()).toEqual(sketchOf(ids(0, 4_000)));
+    expect(union.estimate()).toBe(VisitorSketch.deserialize(sketchOf(ids(0, 4_000))).estimate());
+  });
+
   it('gives the estimate of the sketches’ own merge once dense, within 1 %', () => {
     const days = [ids(0, 40_000), ids(30_000, 70_000), ids(65_000, 66_000), ids(69_000, 100_000)].map(sketchOf);
     const union = new VisitorUnion();

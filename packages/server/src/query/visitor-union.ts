@@ -15,7 +15,8 @@ const LOW_BITS_OF_HIGH = 32 - PRECISION;
 const LOW_MASK = (1 << LOW_BITS_OF_HIGH) - 1;
 
 export class VisitorUnion {
-  #registers = new Uint8Array(REGISTERS);
+  /** The registers, made only once the union leaves its exact set (most unions of a breakdown stay small). */
+  #registers: Uint8Array | undefined;
   /**
    * The hashes while there are few (`undefined` once past `SPARSE_LIMIT`):
    * keyed by their top 53 bits (two of 3,000 visitors share them with odds
@@ -29,6 +30,11 @@ export class VisitorUnion {
     this.#addHash(Number(hash >> 32n), Number(hash & 0xffffffffn));
   }
 
+  /** Adds a visitor by its hash (`hashVisitor`) as two 32-bit words, high first: for callers that keep them. */
+  addHashWords(high: number, low: number): void {
+    this.#addHash(high, low);
+  }
+
   /** Adds every visitor of a serialized sketch. */
   addSketch(bytes: Uint8Array): void {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -39,8 +45,7 @@ export class VisitorUnion {
       return;
     }
     if (buffer[0] === DENSE && buffer.length === 1 + REGISTERS) {
-      this.#exact = undefined;
-      const registers = this.#registers;
+      const registers = this.#densify();
       for (let i = 0; i < REGISTERS; i++) {
         const value = buffer[1 + i] as number;
         if (value > (registers[i] as number)) registers[i] = value;
@@ -75,20 +80,37 @@ export class VisitorUnion {
     }
     const buffer = Buffer.alloc(1 + REGISTERS);
     buffer[0] = DENSE;
-    buffer.set(this.#registers, 1);
+    buffer.set(this.#densify(), 1);
     return buffer;
+  }
+
+  /** Leaves the exact set: its hashes go into registers, which every later hash updates. */
+  #densify(): Uint8Array {
+    if (this.#registers === undefined) {
+      this.#registers = new Uint8Array(REGISTERS);
+      const exact = this.#exact;
+      this.#exact = undefined;
+      for (const [key, low] of exact ?? []) this.#setRegister(Math.floor(key / 2 ** 21), low);
+    }
+    return this.#registers;
   }
 
   #addHash(high: number, low: number): void {
     if (this.#exact) {
       this.#exact.set(high * 2 ** 21 + (low >>> 11), low);
-      if (this.#exact.size > SPARSE_LIMIT) this.#exact = undefined;
+      if (this.#exact.size > SPARSE_LIMIT) this.#densify();
+      return;
     }
+    this.#setRegister(high, low);
+  }
+
+  #setRegister(high: number, low: number): void {
+    const registers = this.#registers as Uint8Array;
     const index = high >>> LOW_BITS_OF_HIGH;
     const rest = high & LOW_MASK;
     // The rank: leading zeros of the 50 bits after the index, plus one (51 when all are zero).
     const rank =
       rest !== 0 ? Math.clz32(rest) - PRECISION + 1 : low !== 0 ? LOW_BITS_OF_HIGH + Math.clz32(low) + 1 : 51;
-    if (rank > (this.#registers[index] as number)) this.#registers[index] = rank;
+    if (rank > (registers[index] as number)) registers[index] = rank;
   }
 }

@@ -84,6 +84,8 @@ const SITE_TABLES = [
   'visits',
   'site_daily_rollups',
   'site_monthly_rollups',
+  'site_daily_pair_rollups',
+  'site_monthly_pair_rollups',
   'site_daily_aggregates',
   'site_daily_path_counts',
   'site_daily_event_counts',

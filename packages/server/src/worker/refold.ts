@@ -26,6 +26,7 @@ const DAILY_TABLES = [
   'site_daily_event_visitors',
   'site_daily_unique_users',
   'site_daily_rollups',
+  'site_daily_pair_rollups',
   // Rebuilt rows have no sketches yet: the days are sealed again.
   'site_day_seals',
 ] as const;
@@ -58,6 +59,7 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
       }
       // Sealed months (`query/months.ts`) were merged from the old days: the sealing loop seals them again.
       await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId}`);
+      await tx.execute(sql`DELETE FROM site_monthly_pair_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM visits WHERE site_id = ${siteId} AND ended_at >= ${site.first_ts}::timestamptz`);
       const everyRawEvent = sql`r.site_id = ${siteId}`;
       await foldNewEvents(tx, everyRawEvent, rules);

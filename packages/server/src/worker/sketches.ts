@@ -13,7 +13,8 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
-import { sealPendingMonths } from '../query/months.js';
+import { sealPendingMonths, sealPendingPairMonths } from '../query/months.js';
+import { insertPairPacks, PAIR_DIMENSIONS, PAIR_FILTERS, type PairPack } from '../query/pairs.js';
 import { VisitorSketch } from '../query/sketches.js';
 import { lockSites } from './fold-batch.js';
 import { startPeriodic } from './periodic.js';
@@ -75,11 +76,70 @@ export async function sealDay(db: Database, siteId: string, date: string): Promi
         ON CONFLICT (site_id, date, dimension, value) DO UPDATE
           SET visitors_sum = excluded.visitors_sum, visitors_sketch = excluded.visitors_sketch`);
     }
+    await sealDayPairs(tx, siteId, date, site.time_zone, complete ? total : -1);
     await tx.execute(sql`
       INSERT INTO site_day_seals (site_id, date, events) VALUES (${siteId}, ${date}::date, ${total})
       ON CONFLICT (site_id, date) DO UPDATE SET events = excluded.events, sealed_at = now()`);
     return complete;
   });
+}
+
+const PAIR_VALUES = sql.raw(
+  `(VALUES ${PAIR_FILTERS.map(([dimension]) => `('${dimension}', ev.${dimension})`).join(', ')})`,
+);
+
+/**
+ * Writes one day's pair rollups (`site_daily_pair_rollups`), replacing the
+ * day's old ones: per filter attribute value of the visit and path of the
+ * event, the events of that site-local day in such visits, as the raw path of
+ * `query/sql.ts` counts them (events outside any visit match no visit filter).
+ * A visit is looked for among those that started that day or the two before.
+ * `events` goes to the marker row: the day's event count, or -1 when its raw
+ * events are incomplete (then no pair row is written and queries read raw).
+ */
+export async function sealDayPairs(tx: Database, siteId: string, date: string, timeZone: string, events: number) {
+  await tx.execute(sql`DELETE FROM site_daily_pair_rollups WHERE site_id = ${siteId} AND date = ${date}::date`);
+  const rows =
+    events < 0
+      ? []
+      : await queryRows<{ f: string; fv: string; value: string; events: string; pageviews: string; ids: string[] }>(
+          tx,
+          sql`
+          WITH ev AS (
+            SELECT e.path, e.event_type, e.visitor_id,
+                   ${sql.raw(PAIR_FILTERS.map(([dimension, column]) => `v.${column} AS ${dimension}`).join(', '))}
+            FROM raw_events e
+            JOIN visits v ON v.site_id = e.site_id AND v.visitor_id = e.visitor_id
+              AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
+            WHERE e.site_id = ${siteId} AND e.event_date BETWEEN ${date}::date - 1 AND ${date}::date + 1
+              AND (e.event_ts AT TIME ZONE ${timeZone})::date = ${date}::date
+              AND v.date BETWEEN ${date}::date - 2 AND ${date}::date
+          )
+          SELECT x.f, x.fv, ev.path AS value, count(*) AS events,
+                 count(*) FILTER (WHERE ev.event_type = 'page_view') AS pageviews,
+                 array_agg(DISTINCT ev.visitor_id) AS ids
+          FROM ev, LATERAL ${PAIR_VALUES} AS x(f, fv)
+          WHERE x.fv IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+        );
+  const packs = new Map<string, PairPack>();
+  for (const row of rows) {
+    const key = `${row.f}\u0000${row.fv}`;
+    let pack = packs.get(key);
+    if (pack === undefined) {
+      pack = { filterDimension: row.f, filterValue: row.fv, dimension: PAIR_DIMENSIONS[0], entries: [] };
+      packs.set(key, pack);
+    }
+    const sketch = new VisitorSketch();
+    for (const id of row.ids) sketch.add(id);
+    pack.entries.push({
+      value: row.value,
+      events: Number(row.events),
+      pageviews: Number(row.pageviews),
+      sketch: sketch.serialize(),
+    });
+  }
+  const marker: PairPack = { filterDimension: '', filterValue: '', dimension: '', entries: [], events };
+  await insertPairPacks(tx, 'site_daily_pair_rollups', 'date', siteId, date, [marker, ...packs.values()]);
 }
 
 /** Seals up to `limit` due days (never sealed, or stale); answers how many it looked at. */
@@ -93,7 +153,11 @@ export async function sealDueDays(db: Database, rules: VisitRules, limit = 50): 
     LEFT JOIN site_day_seals z ON z.site_id = a.site_id AND z.date = a.date
     WHERE a.date < ((now() - make_interval(hours => ${rules.lateEventHours}, mins => ${rules.timeoutMinutes}))
                     AT TIME ZONE s.time_zone)::date
-      AND (z.events IS NULL OR z.events <> a.total_views)
+      AND (z.events IS NULL OR z.events <> a.total_views
+           -- Sealed before pair rollups existed (a stale pair marker makes the seal stale too).
+           OR NOT EXISTS (SELECT 1 FROM site_daily_pair_rollups p
+                          WHERE p.site_id = a.site_id AND p.filter_dimension = '' AND p.dimension = ''
+                            AND p.filter_value = '' AND p.date = a.date))
     ORDER BY a.site_id, a.date
     LIMIT ${limit}`,
   );
@@ -124,6 +188,7 @@ export function startSealing({
     try {
       // Then whole settled months, merged from their sealed days (`query/months.ts`).
       await sealPendingMonths(db, { lateEventHours: rules.lateEventHours });
+      await sealPendingPairMonths(db, { lateEventHours: rules.lateEventHours });
     } catch (error) {
       logger.warn({ err: error }, 'sealing months failed; retrying at the next interval');
     }
