@@ -15,9 +15,9 @@
  * 2. lock the sites of those events, shared, then each (site, visitor part)
  *    the events fall in, exclusive (advisory locks, in sorted order): folds of
  *    one site's same visitors take turns from here, other parts go on, and a
- *    time-zone re-fold, a day seal or a site delete (`lockSites`, exclusive)
- *    waits for every fold of the site and holds them off, so days never mix
- *    two time zones;
+ *    time-zone re-fold or a site delete (`lockSites`, exclusive) waits for
+ *    every fold of the site and holds them off, so days never mix two time
+ *    zones;
  * 3. fold the inserted events into the daily tables by site-local day
  *    (`event_ts AT TIME ZONE sites.time_zone`), then recompute the visits they
  *    touch (`visits.ts`).
@@ -48,13 +48,21 @@ export const FOLD_PARTITIONS = 2;
 /** Below this many events the fixed cost of a transaction outweighs what a second part saves. */
 const PARTITION_MIN_EVENTS = 1_000;
 
-/** The advisory lock key of a site: re-folds, seals and deletes take it exclusive, folds shared. */
+/** The advisory lock key of a site: re-folds and deletes take it exclusive, folds and seals shared. */
 export const siteLockKey = (siteId: SQL) => sql`hashtextextended('tally:site:' || ${siteId}, 0)`;
 
-/** Takes the lock of every site `siteIds` selects (a query of one `site_id` column), exclusive, in sorted order. */
-export async function lockSites(tx: Database, siteIds: SQL): Promise<void> {
+/**
+ * Takes the lock of every site `siteIds` selects (a query of one `site_id` column), in sorted order:
+ * exclusive (re-folds, deletes), or shared (day seals, which then run beside the folds).
+ */
+export async function lockSites(
+  tx: Database,
+  siteIds: SQL,
+  { shared = false }: { shared?: boolean } = {},
+): Promise<void> {
+  const lock = shared ? sql`pg_advisory_xact_lock_shared` : sql`pg_advisory_xact_lock`;
   await tx.execute(
-    sql`SELECT pg_advisory_xact_lock(${siteLockKey(sql`s.site_id`)}) FROM (SELECT DISTINCT site_id FROM (${siteIds}) i ORDER BY site_id) s`,
+    sql`SELECT ${lock}(${siteLockKey(sql`s.site_id`)}) FROM (SELECT DISTINCT site_id FROM (${siteIds}) i ORDER BY site_id) s`,
   );
 }
 

@@ -7,8 +7,9 @@
  * dimensions) of that day. `site_day_seals` remembers the day's event count:
  * a later event makes the seal stale, and the day is sealed again. A day whose
  * raw events retention already deleted in part is not sealed (its sketches
- * stay null). Runs in every worker process; the site lock keeps a seal and the
- * site's folds apart, and sealing twice writes the same bytes.
+ * stay null). Runs in every worker process, beside the folds (the site lock,
+ * shared), in one snapshot; a re-fold or a delete (the lock, exclusive) keeps
+ * seals off, and sealing twice writes the same bytes.
  */
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -24,11 +25,16 @@ const VISIT_VALUES = sql.raw(
   `(VALUES ${VISIT_DIMENSIONS.map(([dimension, column]) => `('${dimension}', v.${column})`).join(', ')})`,
 );
 
+const SNAPSHOT = { isolationLevel: 'repeatable read' } as const;
+
 /** Seals one day; answers false when its raw events are incomplete (retention) or the site is gone. */
 export async function sealDay(db: Database, siteId: string, date: string): Promise<boolean> {
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
-    await lockSites(tx, sql`SELECT ${siteId}::text AS site_id`);
+    // Shared: the site's folds go on meanwhile (a seal of a busy day reads for seconds). The snapshot
+    // keeps the day's count and its sketches consistent; an event folded after it makes the seal stale,
+    // and a fold's update of a row this seal writes fails the seal, which the next run does again.
+    await lockSites(tx, sql`SELECT ${siteId}::text AS site_id`, { shared: true });
     const [site] = await queryRows<{ time_zone: string; total: string | null }>(
       tx,
       sql`SELECT s.time_zone, a.total_views AS total FROM sites s
@@ -72,7 +78,7 @@ export async function sealDay(db: Database, siteId: string, date: string): Promi
         INSERT INTO site_daily_rollups AS t (site_id, date, dimension, value, visitors_sum, visitors_sketch)
         SELECT ${siteId}, ${date}::date, r.dimension, r.value, r.visitors, decode(r.sketch, 'base64')
         FROM json_to_recordset(${JSON.stringify(sketches)}::json) AS r(dimension text, value text, visitors bigint, sketch text)
-        ORDER BY r.dimension, r.value
+        ORDER BY r.dimension COLLATE "C", r.value COLLATE "C"
         ON CONFLICT (site_id, date, dimension, value) DO UPDATE
           SET visitors_sum = excluded.visitors_sum, visitors_sketch = excluded.visitors_sketch`);
     }
@@ -81,7 +87,7 @@ export async function sealDay(db: Database, siteId: string, date: string): Promi
       INSERT INTO site_day_seals (site_id, date, events) VALUES (${siteId}, ${date}::date, ${total})
       ON CONFLICT (site_id, date) DO UPDATE SET events = excluded.events, sealed_at = now()`);
     return complete;
-  });
+  }, SNAPSHOT);
 }
 
 const PAIR_VALUES = sql.raw(
