@@ -84,6 +84,10 @@ export async function sealMonth(db: Database, siteId: string, month: string): Pr
   );
 }
 
+/** The UTC day from which on late events may still change days: months that ended before it are settled. */
+const settledDay = (lateEventHours: number, now: Date) =>
+  new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
+
 /**
  * Seals every whole month that ended long enough ago and is not sealed (or no
  * longer current, or sealed before months kept their visitor estimate);
@@ -93,7 +97,7 @@ export async function sealPendingMonths(
   db: Database,
   { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
 ): Promise<number> {
-  const settled = new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
+  const settled = settledDay(lateEventHours, now);
   const pending = await queryRows<{ site_id: string; month: string }>(
     db,
     sql`SELECT p.site_id, p.month::text AS month
@@ -209,7 +213,7 @@ export async function sealPendingPairMonths(
   db: Database,
   { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
 ): Promise<number> {
-  const settled = new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
+  const settled = settledDay(lateEventHours, now);
   const pending = await queryRows<{ site_id: string; month: string }>(
     db,
     sql`SELECT d.site_id, d.month::text AS month

@@ -44,7 +44,7 @@ import type { FoldResult, QueuedEvent } from '../queue/types.js';
 import { DEFAULT_VISIT_RULES, type VisitRules, visitCtes } from './visits.js';
 
 /** Parts a large batch is cut into by visitor, folded side by side (about one per core PostgreSQL has). */
-export const FOLD_PARTITIONS = 2;
+const FOLD_PARTITIONS = 2;
 /** Below this many events the fixed cost of a transaction outweighs what a second part saves. */
 const PARTITION_MIN_EVENTS = 1_000;
 
@@ -67,7 +67,7 @@ export async function lockSites(
 }
 
 /** The part of the visitors a visitor falls in: FNV-1a of the id, the same in every worker process. */
-export function visitorPartition(visitorId: string): number {
+function visitorPartition(visitorId: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < visitorId.length; i++) hash = Math.imul(hash ^ visitorId.charCodeAt(i), 0x01000193);
   return (hash >>> 0) % FOLD_PARTITIONS;
@@ -80,15 +80,18 @@ export async function foldBatch(
   { partitionMinEvents = PARTITION_MIN_EVENTS }: { partitionMinEvents?: number } = {},
 ): Promise<FoldResult> {
   if (events.length === 0) return { inserted: 0, duplicates: 0 };
-  const parts: QueuedEvent[][] = [[]];
-  if (events.length < partitionMinEvents) parts[0] = [...events];
-  else {
-    for (let p = 1; p < FOLD_PARTITIONS; p++) parts.push([]);
-    for (const event of events) parts[visitorPartition(event.visitorId ?? '')]?.push(event);
+  // Each event's part is worked out once: it picks the event's transaction and the locks that one takes.
+  const whole = events.length < partitionMinEvents;
+  const parts: Part[] = Array.from({ length: whole ? 1 : FOLD_PARTITIONS }, () => ({ events: [], locks: new Map() }));
+  for (const event of events) {
+    const partition = visitorPartition(event.visitorId ?? '');
+    const part = parts[whole ? 0 : partition] as Part;
+    part.events.push(event);
+    part.locks.set(`${partition}:${event.siteId}`, { site: event.siteId, part: partition });
   }
   // Every part runs to its end before the first failure is thrown: a retry then finds settled parts.
   const settled = await Promise.allSettled(
-    parts.filter((part) => part.length > 0).map((part) => foldPart(db, part, rules)),
+    parts.filter((part) => part.events.length > 0).map((part) => foldPart(db, part, rules)),
   );
   const result = { inserted: 0, duplicates: 0 };
   for (const outcome of settled) {
@@ -99,15 +102,21 @@ export async function foldBatch(
   return result;
 }
 
+/** Some events of a batch, and the (site, visitor part) locks their fold takes. */
+interface Part {
+  events: QueuedEvent[];
+  locks: Map<string, { site: string; part: number }>;
+}
+
 /** One part of a batch, in one transaction: the three steps above. */
-async function foldPart(db: Database, events: readonly QueuedEvent[], rules: VisitRules): Promise<FoldResult> {
+async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules): Promise<FoldResult> {
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
     const ids = await insertRawEvents(tx, events);
     if (ids.length > 0) {
       // An array, not JSON: PostgreSQL then plans for this many rows rather than a default guess.
       const inserted = sql`r.event_id = ANY(${sql.param(ids)}::uuid[])`;
-      await lockVisitorParts(tx, events);
+      await lockVisitorParts(tx, [...locks.values()]);
       // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.
       await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
       await foldNewEvents(tx, inserted, rules);
@@ -117,23 +126,16 @@ async function foldPart(db: Database, events: readonly QueuedEvent[], rules: Vis
 }
 
 /** Step 2: each site shared, then each (site, visitor part), exclusive; both in sorted order. */
-async function lockVisitorParts(tx: Database, events: readonly QueuedEvent[]): Promise<void> {
-  const keys = new Map<string, { site: string; part: number }>();
-  for (const event of events) {
-    const part = visitorPartition(event.visitorId ?? '');
-    keys.set(`${part}:${event.siteId}`, { site: event.siteId, part });
-  }
-  const parts = JSON.stringify([...keys.values()]);
+async function lockVisitorParts(tx: Database, locks: { site: string; part: number }[]): Promise<void> {
   // Part −1 is the site's shared lock: every fold takes its sites' first, then its parts'.
   await tx.execute(sql`
-    SELECT CASE WHEN k.part < 0 THEN pg_advisory_xact_lock_shared(${siteLockKey(sql`k.site`)})
-                ELSE pg_advisory_xact_lock(hashtextextended('tally:visitors:' || k.part || ':' || k.site, 0)) END
+    WITH k AS (SELECT * FROM json_to_recordset(${JSON.stringify(locks)}::json) AS i(site text, part int))
+    SELECT CASE WHEN l.part < 0 THEN pg_advisory_xact_lock_shared(${siteLockKey(sql`l.site`)})
+                ELSE pg_advisory_xact_lock(hashtextextended('tally:visitors:' || l.part || ':' || l.site, 0)) END
     FROM (
-      SELECT * FROM (
-        SELECT DISTINCT site, -1 AS part FROM json_to_recordset(${parts}::json) AS i(site text, part int)
-        UNION ALL SELECT site, part FROM json_to_recordset(${parts}::json) AS i(site text, part int)
-      ) u ORDER BY u.part, u.site COLLATE "C"
-    ) k`);
+      SELECT * FROM (SELECT DISTINCT site, -1 AS part FROM k UNION ALL SELECT site, part FROM k) u
+      ORDER BY u.part, u.site COLLATE "C"
+    ) l`);
 }
 
 /** Step 1: the sites and the raw events; answers the ids this statement inserted. */
