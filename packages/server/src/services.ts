@@ -262,6 +262,24 @@ export async function openServices(
   const metrics = createMetrics({ queue, countParked: () => countParkedEvents(database.db) });
   const visitRules = { timeoutMinutes: config.VISIT_TIMEOUT_MINUTES, lateEventHours: config.LATE_EVENT_HOURS };
   const refoldLoops = new Set<RefoldLoop>();
+  /**
+   * Starts a background loop once the tables it reads exist: on a fresh database the migration
+   * may still be running when the worker starts (as the queue worker, which also waits for it).
+   */
+  function afterMigration<Loop extends { stop(): Promise<void> }>(start: () => Loop) {
+    let stopped = false;
+    const started = backend.whenReady().then(
+      () => (stopped ? undefined : start()),
+      () => undefined, // a failed migration stops startup elsewhere
+    );
+    return {
+      started,
+      async stop() {
+        stopped = true;
+        await (await started)?.stop();
+      },
+    };
+  }
   const statsCache = createAnswerCache({ ttlMs: config.STATS_CACHE_MS });
   const queryCache = createAnswerCache({ ttlMs: config.QUERY_CACHE_MS });
   /** A fold or re-fold committed: what was cached about these sites is stale. */
@@ -327,26 +345,32 @@ export async function openServices(
         });
       const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), jobWindow, workerLogger);
       // Time-zone re-folds run beside the folds, in every worker process (one at a time per site: the site lock).
-      const refolds = startRefolds({
-        db: workerDatabase.db,
-        rules: visitRules,
-        logger: workerLogger,
-        onRefolded: (siteId) => changed(new Set([siteId])),
+      const refolds = afterMigration(() => {
+        const loop = startRefolds({
+          db: workerDatabase.db,
+          rules: visitRules,
+          logger: workerLogger,
+          onRefolded: (siteId) => changed(new Set([siteId])),
+        });
+        refoldLoops.add(loop);
+        return loop;
       });
-      refoldLoops.add(refolds);
       // Days no on-time event can reach get their visitor sketches.
-      const sealing = startSealing({ db: workerDatabase.db, rules: visitRules, logger: workerLogger });
+      const sealing = afterMigration(() =>
+        startSealing({ db: workerDatabase.db, rules: visitRules, logger: workerLogger }),
+      );
       return {
         async close() {
           await queueWorker.close();
-          refoldLoops.delete(refolds);
+          const loop = await refolds.started;
+          if (loop) refoldLoops.delete(loop);
           await Promise.all([refolds.stop(), sealing.stop()]);
         },
       };
     },
     startRetention: () =>
       config.RAW_RETENTION_DAYS > 0
-        ? startRetention({ db: database.db, days: config.RAW_RETENTION_DAYS, logger })
+        ? afterMigration(() => startRetention({ db: database.db, days: config.RAW_RETENTION_DAYS, logger }))
         : undefined,
     close: () => backend.close(),
   };
