@@ -14,6 +14,7 @@
  * sites a `--keep` run left in NAME again, without generating them.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -75,16 +76,36 @@ export function dashboardQueries(siteId, days) {
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-async function ask(base, body, headers = {}) {
-  const started = performance.now();
-  const response = await fetch(`${base}/api/query`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
+/** One keep-alive connection, as a dashboard holds: the timing is the server's, not a client's connection set-up. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** Times one request from its first byte sent to its last byte received (parsing the answer is not timed). */
+function ask(base, body, headers = {}) {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = http.request(
+      `${base}/api/query`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
+      },
+      (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const ms = performance.now() - started;
+          const answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (response.statusCode !== 200) reject(new Error(`${response.statusCode}: ${JSON.stringify(answer)}`));
+          else resolve({ ms, answer, cache: response.headers['x-tally-cache'] });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
   });
-  const answer = await response.json();
-  if (response.status !== 200) throw new Error(`${response.status}: ${JSON.stringify(answer)}`);
-  return { ms: performance.now() - started, answer, cache: response.headers.get('x-tally-cache') };
 }
 
 const summary = (times) => {

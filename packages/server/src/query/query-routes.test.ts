@@ -124,6 +124,7 @@ describe('POST /api/query through the answer cache', () => {
     await locker.connect();
     try {
       // The request takes its mark, then waits for the site row behind this lock.
+      stack.services.queryCache.invalidateSites(['cq']); // so that the request reads the site's facts
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE sites IN ACCESS EXCLUSIVE MODE');
       const pending = ask(stack, body);
@@ -155,6 +156,52 @@ describe('POST /api/query through the answer cache', () => {
     expect(bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
     expect((await ask(stack, { siteId: 'cq', ...TOTALS, limit: 600 })).cache).toBe('hit'); // the newest stay
     expect((await ask(stack, { siteId: 'cq', ...TOTALS, limit: 1 })).cache).toBe('miss');
+  });
+});
+
+describe("a site's own facts, cached beside its answers", () => {
+  let stack: TestStack;
+  const KEY = { authorization: 'Bearer stats-key' };
+  const ADMIN = { authorization: 'Bearer admin-secret', 'content-type': 'application/json' };
+  const putSite = (settings: unknown) =>
+    stack.app.request('/api/sites/pub', { method: 'PUT', headers: ADMIN, body: JSON.stringify(settings) });
+  const askOpen = (body: unknown) => postJson(stack.app, '/api/query', body);
+  beforeAll(async () => {
+    stack = await startTestStack({
+      env: { QUERY_CACHE_MS: '60000', ADMIN_API_KEY: 'admin-secret', STATS_API_KEYS: 'stats-key' },
+    });
+    expect((await postJson(stack.app, '/api/event', pageView({ siteId: 'pub' }))).status).toBe(202);
+    await stack.drain();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it("plans a new question with the site's facts from memory, read again once this process changes the site", async () => {
+    let limit = 0;
+    // Each call is a new question (another limit), so its answer is computed: only the site's facts can come from memory.
+    const zoneOf = async () => {
+      limit += 1;
+      const body = { siteId: 'pub', metrics: ['pageviews'], dateRange: 'today', limit };
+      return JSON.parse(await (await postJson(stack.app, '/api/query', body, KEY)).text()).meta.timeZone;
+    };
+    expect(await zoneOf()).toBe('UTC');
+    await stack.query("UPDATE sites SET time_zone = 'Asia/Tokyo' WHERE site_id = 'pub'");
+    expect(await zoneOf()).toBe('UTC');
+    // Any change through this process's API drops what it holds about the site.
+    expect((await putSite({ public: false })).status).toBe(200);
+    expect(await zoneOf()).toBe('Asia/Tokyo');
+    expect((await putSite({ timeZone: 'Pacific/Kiritimati' })).status).toBe(200);
+    expect(await zoneOf()).toBe('Pacific/Kiritimati');
+  });
+
+  it('leaves public access to the access check, which reads the site every time', async () => {
+    const body = { siteId: 'pub', ...TOTALS };
+    expect((await putSite({ public: true })).status).toBe(200);
+    expect((await askOpen(body)).status).toBe(200);
+    expect((await askOpen(body)).headers.get('x-tally-cache')).toBe('hit');
+    await stack.query("UPDATE sites SET public = false WHERE site_id = 'pub'");
+    expect((await askOpen(body)).status).toBe(401);
   });
 });
 

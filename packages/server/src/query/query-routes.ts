@@ -5,7 +5,11 @@
  * cached per site under the resolved plan (`answerKey`), as JSON: a CSV
  * request is written from the same entry. This process's folds of a site
  * drop its entries (`answer-cache.ts`); `realtime` is never cached, and
- * `Cache-Control: no-cache` recomputes (and refreshes the entry).
+ * `Cache-Control: no-cache` recomputes (and refreshes the entry). The site's
+ * own facts (zone, `public`, first day) sit in the same cache beside its
+ * answers, so a repeated question never waits on PostgreSQL: they go with the
+ * answers when this process folds, changes (`PUT /api/sites`) or deletes the
+ * site, and other processes see a change within the cache's TTL.
  */
 import { formatIssues, queryRequestSchema, siteIdSchema } from '@tally/shared';
 import { sql } from 'drizzle-orm';
@@ -44,6 +48,18 @@ async function readSite(db: Database, siteId: string): Promise<SiteRow> {
   return row ?? { time_zone: 'UTC', public: false, first_day: null };
 }
 
+/** The answer-cache key of a site's facts: no answer's key (a plan, as JSON) can be it. */
+const SITE_FACTS_KEY = 'site';
+
+/** `readSite` through the answer cache, under the mark the request took before reading anything. */
+async function readSiteCached(db: Database, siteId: string, cache: AnswerCache | undefined, generation: number) {
+  const cached = cache?.get(siteId, SITE_FACTS_KEY);
+  if (cached) return JSON.parse(cached.body) as SiteRow;
+  const site = await readSite(db, siteId);
+  cache?.set(siteId, SITE_FACTS_KEY, { status: 200, body: JSON.stringify(site) }, generation);
+  return site;
+}
+
 function wantsCsv(c: Context): boolean {
   const accept = c.req.header('accept') ?? '';
   return /\btext\/csv\b/i.test(accept);
@@ -69,7 +85,7 @@ export function queryRoutes({ db, statsKeys, now = () => new Date(), cache }: Qu
     }
     const claimedSite = typeof body === 'object' && body !== null ? (body as { siteId?: unknown }).siteId : undefined;
     const siteId = siteIdSchema.safeParse(claimedSite);
-    const site = siteId.success ? await readSite(db, siteId.data) : undefined;
+    const site = siteId.success ? await readSiteCached(db, siteId.data, cache, generation) : undefined;
     // A public site needs no key; any other request is refused before its body is judged, unless the
     // app's `statsAccess` gate in front already let it in (a dashboard session or share link).
     if (site?.public !== true && c.get('statsAccess') === undefined) await requireKey(c, async () => {});

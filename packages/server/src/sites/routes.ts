@@ -42,11 +42,21 @@ export interface SitesRoutesOptions {
   settings?: SiteSettingsCache;
   /** Called after a site's time zone changed, to start its re-fold now rather than at the next poll. */
   onTimeZoneChanged?: (siteId: string) => void;
+  /** Called after a site's settings were written (what was cached about it may be stale). */
+  onChanged?: (siteId: string) => void;
   /** Called after a site and its data were deleted. */
   onDeleted?: (siteId: string) => void;
 }
 
-export function sitesRoutes({ db, statsKeys, adminKey, settings, onTimeZoneChanged, onDeleted }: SitesRoutesOptions) {
+export function sitesRoutes({
+  db,
+  statsKeys,
+  adminKey,
+  settings,
+  onTimeZoneChanged,
+  onChanged,
+  onDeleted,
+}: SitesRoutesOptions) {
   const read = apiKeyAuth({ keys: statsKeys });
   const write = adminAuth(adminKey);
   return new Hono()
@@ -70,6 +80,7 @@ export function sitesRoutes({ db, statsKeys, adminKey, settings, onTimeZoneChang
       const before = await getSite(db, siteId);
       const created = await putSite(db, siteId, parsed.data);
       settings?.forget(siteId);
+      onChanged?.(siteId);
       const site = (await getSite(db, siteId)) as Site;
       if (before && before.timeZone !== site.timeZone) onTimeZoneChanged?.(siteId);
       return c.json<Site>(site, created ? 201 : 200);
