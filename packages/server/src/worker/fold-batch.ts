@@ -26,10 +26,12 @@
  * writes those rows in sorted key order, so two parts meet only there, the
  * second waiting for the first to commit, and never deadlock; the site and
  * part locks are taken in sorted order and the raw inserts in `event_id` order.
+ * Rows keyed by visitor (a day's visitors, visits) are written unsorted: only
+ * the transaction holding that visitor's part lock ever writes them.
  */
 
 import { type SQL, sql } from 'drizzle-orm';
-import { type Database, queryRows } from '../db/client.js';
+import { type Database, queryPrepared } from '../db/client.js';
 import {
   rawEvents,
   siteDailyAggregates,
@@ -112,16 +114,22 @@ interface Part {
 async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules): Promise<FoldResult> {
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
-    const ids = await insertRawEvents(tx, events);
-    if (ids.length > 0) {
-      // An array, not JSON: PostgreSQL then plans for this many rows rather than a default guess.
-      const inserted = sql`r.event_id = ANY(${sql.param(ids)}::uuid[])`;
+    // The visit recompute sorts a few thousand wide rows: in memory rather than on disk. The fold's
+    // statements are prepared (parsed once per connection) but planned at every call, for this batch
+    // and the tables as they are now: a plan kept from a fold into empty tables would scan them.
+    await tx.execute(
+      sql`SELECT set_config('work_mem', '64MB', true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+    );
+    const rows = await insertRawEvents(tx, events);
+    if (rows.length > 0) {
+      // The rows' own addresses (nothing else writes them before this transaction ends), so reading them
+      // back is a TID scan rather than an index probe each. An array, not JSON: PostgreSQL then plans
+      // for this many rows rather than a default guess.
+      const inserted = sql`r.ctid = ANY(${sql.param(rows)}::tid[])`;
       await lockVisitorParts(tx, [...locks.values()]);
-      // The visit recompute sorts a few thousand wide rows: keep that in memory rather than on disk.
-      await tx.execute(sql`SET LOCAL work_mem = '64MB'`);
       await foldNewEvents(tx, inserted, rules);
     }
-    return { inserted: ids.length, duplicates: events.length - ids.length };
+    return { inserted: rows.length, duplicates: events.length - rows.length };
   });
 }
 
@@ -138,9 +146,9 @@ async function lockVisitorParts(tx: Database, locks: { site: string; part: numbe
     ) l`);
 }
 
-/** Step 1: the sites and the raw events; answers the ids this statement inserted. */
+/** Step 1: the sites and the raw events; answers the row addresses (`ctid`) of the events this statement inserted. */
 async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Promise<string[]> {
-  const rows = await queryRows<{ event_id: string }>(
+  const rows = await queryPrepared<{ row_tid: string }>(
     tx,
     sql`
     WITH input AS (
@@ -174,9 +182,9 @@ async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Pr
       source, channel, referrer_domain, device, browser, browser_version, os, os_version, country, region, city
     FROM input ORDER BY event_id
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id`,
+    RETURNING ctid AS row_tid`,
   );
-  return rows.map((row) => row.event_id);
+  return rows.map((row) => row.row_tid);
 }
 
 /**
@@ -187,16 +195,18 @@ async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Pr
  * props, on the event's day) and the visits' (new − old) rows in one insert.
  */
 export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRules): Promise<void> {
-  await tx.execute(sql`
+  await queryPrepared(
+    tx,
+    sql`
     WITH fresh AS (
-      SELECT r.*, (r.event_ts AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date AS local_date
+      SELECT r.*, r.ctid AS row_tid, (r.event_ts AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date AS local_date
       FROM raw_events r LEFT JOIN ${sites} s ON s.site_id = r.site_id
       WHERE ${newEvents}
     ),
     new_visitors AS (
       INSERT INTO ${siteDailyUniqueUsers} (site_id, date, user_id, visitor_id)
       SELECT site_id, local_date, max(user_id), visitor_id FROM fresh
-      GROUP BY site_id, local_date, visitor_id ORDER BY site_id COLLATE "C", local_date, visitor_id COLLATE "C"
+      GROUP BY site_id, local_date, visitor_id
       ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
       RETURNING site_id, date
     ),
@@ -232,7 +242,6 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
       INSERT INTO ${siteDailyEventVisitors} (site_id, date, event_type, visitor_id)
       SELECT site_id, local_date, event_type, visitor_id FROM fresh
       WHERE visitor_id IS NOT NULL GROUP BY site_id, local_date, event_type, visitor_id
-      ORDER BY site_id COLLATE "C", local_date, event_type COLLATE "C", visitor_id COLLATE "C"
       ON CONFLICT DO NOTHING
     ),
     -- Event-level rollups: the totals, path, eventType and every props key, on the event's own day.
@@ -262,5 +271,6 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
       events = t.events + excluded.events, pageviews = t.pageviews + excluded.pageviews,
       visits = t.visits + excluded.visits, bounces = t.bounces + excluded.bounces,
       duration_s = t.duration_s + excluded.duration_s
-  `);
+  `,
+  );
 }

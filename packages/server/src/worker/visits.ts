@@ -101,7 +101,7 @@ export function visitCtes(rules: VisitRules): SQL {
     -- tables by index, never each other: PostgreSQL has no row counts for CTEs, and a nested loop
     -- between two of thousands of rows would take seconds.
     pairs AS (
-      SELECT site_id, visitor_id, min(event_ts) AS lo, max(event_ts) AS hi, array_agg(event_id) AS ids
+      SELECT site_id, visitor_id, min(event_ts) AS lo, max(event_ts) AS hi, array_agg(row_tid) AS ids
       FROM fresh WHERE visitor_id IS NOT NULL AND ingestion_ts - event_ts <= ${late}
       GROUP BY site_id, visitor_id
     ),
@@ -150,7 +150,7 @@ export function visitCtes(rules: VisitRules): SQL {
              (n.event_type = 'page_view' AND (t.o_exit_at IS NULL OR (n.event_ts, n.event_id) > (t.o_exit_at, t.o_exit_event_id)))
                AS is_exit
       FROM probe t
-      JOIN raw_events n ON n.event_id = t.ids[1]
+      JOIN raw_events n ON n.ctid = t.ids[1]
       WHERE t.simple
     ),
     single_computed AS (
@@ -174,7 +174,7 @@ export function visitCtes(rules: VisitRules): SQL {
              o.entry_page, o.exit_page, o.exit_at, o.exit_event_id, ${sql.raw(columns('o.'))}
       FROM old o WHERE NOT o.simple
       UNION ALL
-      SELECT ${eventSegment('n')} FROM touched t JOIN raw_events n ON n.event_id = ANY(t.ids) WHERE NOT t.simple
+      SELECT ${eventSegment('n')} FROM touched t JOIN raw_events n ON n.ctid = ANY(t.ids) WHERE NOT t.simple
     ),
     flagged AS (
       SELECT *, CASE WHEN ts_start - max(ts_end) OVER (
@@ -229,7 +229,7 @@ export function visitCtes(rules: VisitRules): SQL {
                                exit_page, first_event_id, exit_at, exit_event_id, ${first})
       SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
              exit_page, first_event_id, exit_at, exit_event_id, ${first}
-      FROM computed ORDER BY site_id COLLATE "C", visitor_id COLLATE "C", started_at
+      FROM computed
       ON CONFLICT (site_id, visitor_id, started_at) DO UPDATE SET
         ended_at = excluded.ended_at, date = excluded.date, events = excluded.events,
         pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
