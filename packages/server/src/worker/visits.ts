@@ -174,7 +174,9 @@ export function visitCtes(rules: VisitRules): SQL {
              o.entry_page, o.exit_page, o.exit_at, o.exit_event_id, ${sql.raw(columns('o.'))}
       FROM old o WHERE NOT o.simple
       UNION ALL
-      SELECT ${eventSegment('n')} FROM touched t JOIN raw_events n ON n.ctid = ANY(t.ids) WHERE NOT t.simple
+      -- One TID scan per id: a join on ctid = ANY(ids) would be planned as a scan of the whole table.
+      SELECT ${eventSegment('n')} FROM touched t CROSS JOIN LATERAL unnest(t.ids) AS i(id)
+      JOIN raw_events n ON n.ctid = i.id WHERE NOT t.simple
     ),
     flagged AS (
       SELECT *, CASE WHEN ts_start - max(ts_end) OVER (
