@@ -114,15 +114,7 @@ interface Part {
 async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules): Promise<FoldResult> {
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
-    // The visit recompute sorts a few thousand wide rows: in memory rather than on disk. The fold's
-    // statements are prepared (parsed once per connection) but planned at every call, for this batch
-    // and the tables as they are now: a plan kept from a fold into empty tables would scan them. Its
-    // reads are a few thousand rows by address or index: priced as the cached pages they are, not
-    // PostgreSQL's default of a disk seek each, which preferred scanning raw_events whole up to 100k rows.
-    await tx.execute(
-      sql`SELECT set_config('work_mem', '64MB', true), set_config('plan_cache_mode', 'force_custom_plan', true),
-                 set_config('random_page_cost', '1.1', true)`,
-    );
+    await useFoldSettings(tx);
     const rows = await insertRawEvents(tx, events);
     if (rows.length > 0) {
       // The rows' own addresses (nothing else writes them before this transaction ends), so reading them
@@ -134,6 +126,22 @@ async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules
     }
     return { inserted: rows.length, duplicates: events.length - rows.length };
   });
+}
+
+/**
+ * The settings of a transaction that folds. A batch's visit recompute sorts a few thousand wide rows:
+ * in memory rather than on disk (a site's whole re-fold keeps the server's `work_mem`, as one
+ * statement may hold many such sorts). The fold's statements are prepared (parsed once per
+ * connection, `queryPrepared`) but planned at every call, for this batch and the tables as they are
+ * now: a plan kept from a fold into empty tables would scan them. Its reads are a few thousand rows by
+ * address or index: priced as the cached pages they are, not PostgreSQL's default of a disk seek
+ * each, which preferred scanning raw_events whole up to about 100,000 rows.
+ */
+export async function useFoldSettings(tx: Database, { batch = true }: { batch?: boolean } = {}): Promise<void> {
+  await tx.execute(
+    sql`SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('random_page_cost', '1.1', true),
+               set_config('work_mem', ${batch ? '64MB' : sql`current_setting('work_mem')`}, true)`,
+  );
 }
 
 /** Step 2: each site shared, then each (site, visitor part), exclusive; both in sorted order. */

@@ -15,7 +15,7 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
-import { foldNewEvents, lockSites } from './fold-batch.js';
+import { foldNewEvents, lockSites, useFoldSettings } from './fold-batch.js';
 import { startPeriodic } from './periodic.js';
 import type { VisitRules } from './visits.js';
 
@@ -62,6 +62,7 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
       await tx.execute(sql`DELETE FROM site_monthly_pair_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM visits WHERE site_id = ${siteId} AND ended_at >= ${site.first_ts}::timestamptz`);
       const everyRawEvent = sql`r.site_id = ${siteId}`;
+      await useFoldSettings(tx, { batch: false });
       await foldNewEvents(tx, everyRawEvent, rules);
     }
     await tx.execute(sql`UPDATE sites SET rollups_time_zone = time_zone WHERE site_id = ${siteId}`);
