@@ -41,14 +41,13 @@ async function readRange(db: Database, query: StatsQuery, limit: number): Promis
   const from = query.date ?? (query.from as string);
   const to = query.date ?? (query.to as string);
   const single = from === to;
-  // On the transaction's one connection these run one after the other, all in its snapshot.
-  const [daily, topPaths, rangeVisitors] = await Promise.all([
-    query.eventType
-      ? eventTypeDaily(db, query.siteId, query.eventType, from, to)
-      : siteDaily(db, query.siteId, from, to),
-    topPathsBetween(db, query.siteId, from, to, limit, query.eventType),
-    single ? undefined : distinctVisitors(db, query.siteId, from, to, query.eventType),
-  ]);
+  // One after the other, all in the snapshot: they share the transaction's one connection, which runs
+  // one query at a time whatever is asked of it (and pg 9 will refuse a second while one runs).
+  const daily = query.eventType
+    ? await eventTypeDaily(db, query.siteId, query.eventType, from, to)
+    : await siteDaily(db, query.siteId, from, to);
+  const topPaths = await topPathsBetween(db, query.siteId, from, to, limit, query.eventType);
+  const rangeVisitors = single ? undefined : await distinctVisitors(db, query.siteId, from, to, query.eventType);
   if (daily.length === 0) return undefined;
 
   const totalViews = daily.reduce((total, day) => total + day.totalViews, 0);
@@ -110,19 +109,17 @@ async function siteDaily(db: Database, siteId: string, from: string, to: string)
 async function eventTypeDaily(db: Database, siteId: string, eventType: string, from: string, to: string) {
   const counts = siteDailyEventCounts;
   const visitors = siteDailyEventVisitors;
-  const [totals, people] = await Promise.all([
-    db
-      .select({ date: counts.date, totalViews: sum(counts.events).mapWith(Number) })
-      .from(counts)
-      .where(and(eq(counts.siteId, siteId), eq(counts.eventType, eventType), between(counts.date, from, to)))
-      .groupBy(counts.date)
-      .orderBy(asc(counts.date)),
-    db
-      .select({ date: visitors.date, uniqueUsers: sql<number>`count(*)`.mapWith(Number) })
-      .from(visitors)
-      .where(and(eq(visitors.siteId, siteId), eq(visitors.eventType, eventType), between(visitors.date, from, to)))
-      .groupBy(visitors.date),
-  ]);
+  const totals = await db
+    .select({ date: counts.date, totalViews: sum(counts.events).mapWith(Number) })
+    .from(counts)
+    .where(and(eq(counts.siteId, siteId), eq(counts.eventType, eventType), between(counts.date, from, to)))
+    .groupBy(counts.date)
+    .orderBy(asc(counts.date));
+  const people = await db
+    .select({ date: visitors.date, uniqueUsers: sql<number>`count(*)`.mapWith(Number) })
+    .from(visitors)
+    .where(and(eq(visitors.siteId, siteId), eq(visitors.eventType, eventType), between(visitors.date, from, to)))
+    .groupBy(visitors.date);
   const peopleByDate = new Map(people.map((row) => [row.date, row.uniqueUsers]));
   return totals.map((row) => ({
     date: row.date,
@@ -185,21 +182,19 @@ async function distinctVisitors(
           WHERE u.site_id = ${siteId} AND u.event_type = ${eventType} AND u.date = ANY(SELECT date FROM missing)`
     : sql`SELECT DISTINCT u.visitor_id FROM site_daily_unique_users u
           WHERE u.site_id = ${siteId} AND u.date = ANY(SELECT date FROM missing)`;
-  const [sketches, ids] = await Promise.all([
-    queryRows<{ s: Buffer }>(
-      db,
-      sql`SELECT r.visitors_sketch AS s FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NOT NULL
-          UNION ALL
-          SELECT m.visitors_sketch FROM site_monthly_rollups m
-          WHERE m.site_id = ${siteId} AND m.dimension = ${dimension} AND m.value = ${value}
-            AND m.month = ANY(${sql.param(sealed)}::date[])`,
-    ),
-    queryRows<{ visitor_id: string }>(
-      db,
-      sql`WITH missing AS (SELECT r.date FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NULL)
-          ${unsealed}`,
-    ),
-  ]);
+  const sketches = await queryRows<{ s: Buffer }>(
+    db,
+    sql`SELECT r.visitors_sketch AS s FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NOT NULL
+        UNION ALL
+        SELECT m.visitors_sketch FROM site_monthly_rollups m
+        WHERE m.site_id = ${siteId} AND m.dimension = ${dimension} AND m.value = ${value}
+          AND m.month = ANY(${sql.param(sealed)}::date[])`,
+  );
+  const ids = await queryRows<{ visitor_id: string }>(
+    db,
+    sql`WITH missing AS (SELECT r.date FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NULL)
+        ${unsealed}`,
+  );
   const union = new VisitorUnion();
   for (const row of sketches) union.addSketch(row.s);
   for (const row of ids) union.addVisitor(row.visitor_id);
