@@ -136,7 +136,7 @@ export function createApp(deps: AppDeps): HonoApp {
         statsKeys: config.STATS_API_KEYS,
         adminKey,
         settings: siteSettings,
-        // A changed site (made private, say) is read again; a deleted site's cached answers go with its data.
+        // A changed site (a new zone, say) is read again; a deleted site's cached answers go with its data.
         onChanged: (siteId) => deps.queryCache?.invalidateSites([siteId]),
         onDeleted: (siteId) => {
           deps.statsCache?.invalidateSites([siteId]);
