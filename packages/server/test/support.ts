@@ -21,6 +21,18 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** A small seeded generator (mulberry32): numbers in [0, 1), the same for a seed, so a failure can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function uniqueName(kind: string): string {
   return `tally_${kind}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 }

@@ -10,7 +10,7 @@
 import { type QueryRequest, queryRequestSchema } from '@tally/shared';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support.js';
+import { createTestDatabase, seededRandom, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
 import { foldNewEvents } from '../worker/fold-batch.js';
 import { sealDay, sealDueDays } from '../worker/sketches.js';
@@ -27,18 +27,6 @@ const LAST = '2024-03-05';
 const RULES = { timeoutMinutes: 30, lateEventHours: 48 };
 const context = { timeZone: 'UTC', now: new Date('2024-03-06T12:00:00Z'), firstEventDay: FIRST };
 
-/** mulberry32, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SOURCES: [string, string][] = [
   ['Google', 'Organic Search'],
   ['Bing', 'Organic Search'],
@@ -53,7 +41,7 @@ let uuidCounter = 0;
 const uuid = () => `00000000-0000-4000-8000-${(uuidCounter++).toString(16).padStart(12, '0')}`;
 
 async function generate(db: DatabaseHandle['db']) {
-  const next = random(13);
+  const next = seededRandom(13);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() ** 1.6 * items.length)] as T;
   await db.execute(sql`INSERT INTO sites (site_id) VALUES (${SITE})`);
   const rows: string[][] = [];

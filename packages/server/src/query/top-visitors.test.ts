@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type QueryRequest, queryRequestSchema } from '@tally/shared';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support.js';
+import { createTestDatabase, seededRandom, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle } from '../db/client.js';
 import { sealMonth } from './months.js';
 import { planQuery } from './plan.js';
@@ -24,18 +24,6 @@ const FIRST = '2024-01-10';
 const LAST_SEALED = '2024-03-03';
 const LAST = '2024-03-05';
 const context = { timeZone: 'UTC', now: new Date('2024-03-06T12:00:00Z'), firstEventDay: FIRST };
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A path's visitors: `perDay` a day drawn from `pool` ids (all of it when `perDay` ≥ `pool`). */
 interface PathShape {
@@ -51,7 +39,7 @@ const days = (() => {
 })();
 
 async function generate(db: DatabaseHandle['db'], siteId: string, shapes: PathShape[], seed: number) {
-  const next = random(seed);
+  const next = seededRandom(seed);
   await db.execute(sql`INSERT INTO sites (site_id) VALUES (${siteId})`);
   const rollups: unknown[][] = [];
   const events: [string, string, string, string][] = [];
