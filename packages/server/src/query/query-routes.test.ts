@@ -180,10 +180,11 @@ describe("a site's own facts, cached beside its answers", () => {
   it("plans a new question with the site's facts from memory, read again once this process changes the site", async () => {
     let limit = 0;
     // Each call is a new question (another limit), so its answer is computed: only the site's facts can come from memory.
-    const zoneOf = async () => {
+    const zoneOf = async (headers: Record<string, string> = {}) => {
       limit += 1;
       const body = { siteId: 'pub', metrics: ['pageviews'], dateRange: 'today', limit };
-      return JSON.parse(await (await postJson(stack.app, '/api/query', body, KEY)).text()).meta.timeZone;
+      return JSON.parse(await (await postJson(stack.app, '/api/query', body, { ...KEY, ...headers })).text()).meta
+        .timeZone;
     };
     expect(await zoneOf()).toBe('UTC');
     await stack.query("UPDATE sites SET time_zone = 'Asia/Tokyo' WHERE site_id = 'pub'");
@@ -193,6 +194,11 @@ describe("a site's own facts, cached beside its answers", () => {
     expect(await zoneOf()).toBe('Asia/Tokyo');
     expect((await putSite({ timeZone: 'Pacific/Kiritimati' })).status).toBe(200);
     expect(await zoneOf()).toBe('Pacific/Kiritimati');
+    // Cache-Control: no-cache asks for a computed answer: the site's facts are read again too.
+    await stack.query("UPDATE sites SET time_zone = 'Europe/Paris' WHERE site_id = 'pub'");
+    expect(await zoneOf()).toBe('Pacific/Kiritimati');
+    expect(await zoneOf({ 'cache-control': 'no-cache' })).toBe('Europe/Paris');
+    expect(await zoneOf()).toBe('Europe/Paris');
   });
 
   it('leaves public access to the access check, which reads the site every time', async () => {

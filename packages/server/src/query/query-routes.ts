@@ -51,12 +51,21 @@ async function readSite(db: Database, siteId: string): Promise<SiteRow> {
 /** The answer-cache key of a site's facts: no answer's key (a plan, as JSON) can be it. */
 const SITE_FACTS_KEY = 'site';
 
-/** `readSite` through the answer cache, under the mark the request took before reading anything. */
-async function readSiteCached(db: Database, siteId: string, cache: AnswerCache | undefined, generation: number) {
-  const cached = cache?.get(siteId, SITE_FACTS_KEY);
+/**
+ * `readSite` through the answer cache, under the mark the request took before reading anything, and
+ * as the request's `Cache-Control` says: `no-cache` reads the site again, `no-store` keeps it out.
+ */
+async function readSiteCached(
+  db: Database,
+  siteId: string,
+  cache: AnswerCache | undefined,
+  generation: number,
+  directives: { read: boolean; store: boolean },
+) {
+  const cached = directives.read ? cache?.get(siteId, SITE_FACTS_KEY) : undefined;
   if (cached) return JSON.parse(cached.body) as SiteRow;
   const site = await readSite(db, siteId);
-  cache?.set(siteId, SITE_FACTS_KEY, { status: 200, body: JSON.stringify(site) }, generation);
+  if (directives.store) cache?.set(siteId, SITE_FACTS_KEY, { status: 200, body: JSON.stringify(site) }, generation);
   return site;
 }
 
@@ -83,9 +92,10 @@ export function queryRoutes({ db, statsKeys, now = () => new Date(), cache }: Qu
     } catch {
       throw new ValidationError(['body must be valid JSON']);
     }
+    const directives = cacheDirectives(c);
     const claimedSite = typeof body === 'object' && body !== null ? (body as { siteId?: unknown }).siteId : undefined;
     const siteId = siteIdSchema.safeParse(claimedSite);
-    const site = siteId.success ? await readSiteCached(db, siteId.data, cache, generation) : undefined;
+    const site = siteId.success ? await readSiteCached(db, siteId.data, cache, generation, directives) : undefined;
     // A public site needs no key; any other request is refused before its body is judged, unless the
     // app's `statsAccess` gate in front already let it in (a dashboard session or share link).
     if (site?.public !== true && c.get('statsAccess') === undefined) await requireKey(c, async () => {});
@@ -97,7 +107,6 @@ export function queryRoutes({ db, statsKeys, now = () => new Date(), cache }: Qu
     const querySite = parsed.data.siteId;
     // Looked up before planning: a plan's time buckets cost more than a cached answer.
     const key = cache ? answerKey(parsed.data, context) : undefined;
-    const directives = cacheDirectives(c);
     const cached = key !== undefined && directives.read ? cache?.get(querySite, key) : undefined;
     let json = cached?.body;
     let answer: QueryAnswer | undefined;
