@@ -3,7 +3,7 @@
  * many visitors, 200 paths, 50 sources, 40 countries, visits of realistic
  * length — generated day by day in this process and written with `COPY` (psql)
  * straight into raw_events, visits, site_daily_rollups (visitor sketches
- * included, as sealed days have them), the sealed months, the pair rollups of
+ * included, as sealed days have them), the sealed weeks and months, the pair rollups of
  * sealed days and months (`query/pairs.ts`) and part one's daily tables, never
  * through the HTTP API. Deterministic (a seeded generator). A visit's events
  * all count on the day it started, also the few past midnight (the worker
@@ -258,10 +258,10 @@ async function main() {
     'visitors_sum',
     'visitors_sketch',
   ]);
-  // Whole months, as the worker seals them (`query/months.ts`): counters summed, sketches merged.
-  const months = copyInto('site_monthly_rollups', [
+  // Whole weeks and months, as the worker seals them (`query/periods.ts`): counters summed, sketches merged.
+  const periodColumns = (column: string) => [
     'site_id',
-    'month',
+    column,
     'dimension',
     'value',
     'events',
@@ -271,8 +271,45 @@ async function main() {
     'duration_s',
     'visitors_sketch',
     'visitors_estimate',
-  ]);
+  ];
+  const months = copyInto('site_monthly_rollups', periodColumns('month'));
+  const weeks = copyInto('site_weekly_rollups', periodColumns('week'));
   let monthSlices = new Map<string, Slice>();
+  let weekSlices = new Map<string, Slice>();
+  const addSlices = (period: Map<string, Slice>, slices: Map<string, Slice>) => {
+    for (const [key, s] of slices) {
+      let sum = period.get(key);
+      if (sum === undefined) {
+        sum = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
+        period.set(key, sum);
+      }
+      sum.events += s.events;
+      sum.pageviews += s.pageviews;
+      sum.visits += s.visits;
+      sum.bounces += s.bounces;
+      sum.duration += s.duration;
+      sum.sketch.merge(s.sketch);
+    }
+  };
+  const writePeriod = async (stream: CopyStream, first: string, period: Map<string, Slice>) => {
+    for (const [key, m] of period) {
+      const [dimension, value] = key.split('\u0000') as [string, string];
+      const bytes = m.sketch.serialize();
+      await stream.write([
+        site,
+        first,
+        dimension,
+        value,
+        m.events,
+        m.pageviews,
+        m.visits,
+        m.bounces,
+        m.duration,
+        `\\x${bytes.toString('hex')}`,
+        m.sketch.estimate(),
+      ]);
+    }
+  };
   // Pair rollups (source, channel, country, device × path), as `worker/sketches.ts` seals them; the row with
   // empty names is the day's (month's) marker, holding its event count.
   const pairColumns = ['site_id', 'filter_dimension', 'filter_value', 'dimension', 'values', 'events', 'pageviews'];
@@ -533,19 +570,8 @@ async function main() {
         `\\x${bytes.toString('hex')}`,
       ]);
     }
-    for (const [key, s] of slices) {
-      let month = monthSlices.get(key);
-      if (month === undefined) {
-        month = { events: 0, pageviews: 0, visits: 0, bounces: 0, duration: 0, sketch: new VisitorSketch() };
-        monthSlices.set(key, month);
-      }
-      month.events += s.events;
-      month.pageviews += s.pageviews;
-      month.visits += s.visits;
-      month.bounces += s.bounces;
-      month.duration += s.duration;
-      month.sketch.merge(s.sketch);
-    }
+    addSlices(monthSlices, slices);
+    addSlices(weekSlices, slices);
     const dayTotal = slices.get('\u0000')?.events ?? 0;
     await writePairs(dayPairs, day, dayTotal, pairs);
     monthEvents += dayTotal;
@@ -564,34 +590,24 @@ async function main() {
       const first = `${day.slice(0, 8)}01`;
       // Only a month whose every day was generated is whole.
       if (Date.parse(`${first}T00:00:00Z`) >= lastDayMs - (DAYS - 1) * 86_400_000) {
-        for (const [key, m] of monthSlices) {
-          const [dimension, value] = key.split('\u0000') as [string, string];
-          const bytes = m.sketch.serialize();
-          await months.write([
-            site,
-            first,
-            dimension,
-            value,
-            m.events,
-            m.pageviews,
-            m.visits,
-            m.bounces,
-            m.duration,
-            `\\x${bytes.toString('hex')}`,
-            m.sketch.estimate(),
-          ]);
-        }
+        await writePeriod(months, first, monthSlices);
         await writePairs(monthPairs, first, monthEvents, monthPairSlices);
       }
       monthSlices = new Map();
       monthPairSlices = new Map();
       monthEvents = 0;
     }
+    if (new Date(dayMs).getUTCDay() === 0) {
+      // A Sunday ends an ISO week; only a week whose every day was generated is whole.
+      const monday = new Date(dayMs - 6 * 86_400_000).toISOString().slice(0, 10);
+      if (dayMs - 6 * 86_400_000 >= lastDayMs - (DAYS - 1) * 86_400_000) await writePeriod(weeks, monday, weekSlices);
+      weekSlices = new Map();
+    }
     const totals = slices.get('\u0000');
     if (totals) await aggregates.write([site, day, totals.events, visitorsToday.size]);
     for (const [path, count] of pathViews) await pathCounts.write([site, day, path, count]);
   }
-  const streams = { raw, visitsOut, rollups, months, aggregates, pathCounts, dayVisitors, dayPairs, monthPairs };
+  const streams = { raw, visitsOut, rollups, weeks, months, aggregates, pathCounts, dayVisitors, dayPairs, monthPairs };
   await Promise.all(Object.values(streams).map((stream) => stream.end()));
   process.stdout.write(
     `${JSON.stringify({
@@ -599,6 +615,7 @@ async function main() {
       visitors: nextVisitor,
       visits: visitsOut.rows,
       rollupRows: rollups.rows,
+      weekRows: weeks.rows,
       monthRows: months.rows,
       pairRows: dayPairs.rows,
       monthPairRows: monthPairs.rows,

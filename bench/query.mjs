@@ -155,6 +155,7 @@ export async function runQueryBench({ base, databaseUrl, siteId, events, runs, g
       const { rows } = await db.query(
         `SELECT (SELECT count(*)::int FROM visits WHERE site_id = $1) AS visits,
                 (SELECT count(*)::int FROM site_daily_rollups WHERE site_id = $1) AS "rollupRows",
+                (SELECT count(*)::int FROM site_weekly_rollups WHERE site_id = $1) AS "weekRows",
                 (SELECT count(*)::int FROM site_monthly_rollups WHERE site_id = $1) AS "monthRows",
                 (SELECT coalesce(sum(total_views), 0)::int FROM site_daily_aggregates WHERE site_id = $1) AS events`,
         [siteId],
@@ -177,7 +178,7 @@ export async function runQueryBench({ base, databaseUrl, siteId, events, runs, g
     const data = JSON.parse(generated.stdout.trim().split('\n').pop());
     const analyzeStarted = performance.now();
     await db.query(
-      'VACUUM ANALYZE raw_events, visits, site_daily_rollups, site_monthly_rollups, site_daily_aggregates, site_daily_pair_rollups, site_monthly_pair_rollups',
+      'VACUUM ANALYZE raw_events, visits, site_daily_rollups, site_weekly_rollups, site_monthly_rollups, site_daily_aggregates, site_daily_pair_rollups, site_monthly_pair_rollups',
     );
     data.analyzeSeconds = (performance.now() - analyzeStarted) / 1000;
     log(`generated ${JSON.stringify(data)}; timing queries`);
@@ -266,9 +267,9 @@ export function printQueryTable(results) {
     ]),
   ]);
   rows.push([
-    'generated: events / visits / day rows / month rows, s',
+    'generated: events / visits / day / week / month rows, s',
     ...results.flatMap((r) => [
-      `${r.data.events.toLocaleString('en-US')} / ${r.data.visits.toLocaleString('en-US')} / ${r.data.rollupRows.toLocaleString('en-US')} / ${(r.data.monthRows ?? 0).toLocaleString('en-US')}, ${fmt(r.data.seconds, 0)} s`,
+      `${r.data.events.toLocaleString('en-US')} / ${r.data.visits.toLocaleString('en-US')} / ${r.data.rollupRows.toLocaleString('en-US')} / ${(r.data.weekRows ?? 0).toLocaleString('en-US')} / ${(r.data.monthRows ?? 0).toLocaleString('en-US')}, ${fmt(r.data.seconds, 0)} s`,
       '',
     ]),
   ]);

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sealMonth, sealPendingMonths } from '../src/query/months.js';
+import { sealPendingPeriods, sealPeriod } from '../src/query/periods.js';
 import { VisitorSketch } from '../src/query/sketches.js';
 import { jsonOf, postJson, startTestStack, type TestStack } from './support.js';
 
@@ -478,7 +478,7 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     expect(before[0]).toEqual([[4, 6, 8, 9, 66.7, 120, 1.33]]);
 
     const db = stack.database.db;
-    expect(await sealMonth(db, 'shop', '2024-11-01')).toBeGreaterThan(10);
+    expect(await sealPeriod(db, 'shop', 'month', '2024-11-01')).toBeGreaterThan(10);
     const sealed = await stack.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM site_monthly_rollups WHERE site_id = 'shop' AND month = '2024-11-01'",
     );
@@ -496,7 +496,55 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     );
     expect(await rows({ ...(questions[0] as object), dateRange: november })).toEqual(before[0]);
     // The worker's pass reseals it (and seals every other settled month).
-    expect(await sealPendingMonths(db, { lateEventHours: 48 })).toBeGreaterThanOrEqual(1);
-    expect(await sealPendingMonths(db, { lateEventHours: 48 })).toBe(0);
+    expect(await sealPendingPeriods(db, 'month', { lateEventHours: 48 })).toBeGreaterThanOrEqual(1);
+    expect(await sealPendingPeriods(db, 'month', { lateEventHours: 48 })).toBe(0);
+  });
+
+  it('reads sealed weeks as one row each and gives the answers their days give', async () => {
+    const db = stack.database.db;
+    // Weeks are read only outside sealed months: this test's November is read by weeks and days.
+    await stack.query("DELETE FROM site_monthly_rollups WHERE site_id = 'shop'");
+    const november = ['2024-11-01', '2024-11-30'];
+    const questions = [
+      { metrics: ['visitors', 'visits', 'pageviews', 'events', 'bounceRate', 'visitDuration', 'viewsPerVisit'] },
+      { metrics: ['visitors', 'visits', 'bounceRate'], dimensions: ['source'] },
+      { metrics: ['visitors', 'pageviews'], dimensions: ['path'], orderBy: [['visitors', 'desc']] },
+      { metrics: ['visitors', 'events'], dimensions: ['time:week'] },
+      { metrics: ['visitors', 'events'], dimensions: ['time:month'] },
+      { metrics: ['visitors', 'pageviews'], filters: [['is', 'country', ['DE', 'FR']]] },
+    ];
+    const before = [];
+    for (const question of questions) before.push(await rows({ ...question, dateRange: november }));
+    expect(before[0]).toEqual([[4, 6, 8, 9, 66.7, 120, 1.33]]);
+
+    // Every settled ISO week, Monday to Sunday: 2024-11-11 holds the events of the 14th and 15th.
+    expect(await sealPendingPeriods(db, 'week', { lateEventHours: 48 })).toBeGreaterThanOrEqual(1);
+    expect(await sealPendingPeriods(db, 'week', { lateEventHours: 48 })).toBe(0);
+    const [week] = await stack.query<{ events: string }>(
+      "SELECT events FROM site_weekly_rollups WHERE site_id = 'shop' AND week = '2024-11-11' AND dimension = '' AND value = ''",
+    );
+    expect(Number(week?.events)).toBeGreaterThan(0);
+    for (const [i, question] of questions.entries()) {
+      expect(await rows({ ...question, dateRange: november }), JSON.stringify(question)).toEqual(before[i]);
+    }
+    // The answers come from the week rows: what is changed there shows, where the totals still match the days.
+    const raised = await stack.query(
+      "UPDATE site_weekly_rollups SET pageviews = pageviews + 100 WHERE site_id = 'shop' AND week = '2024-11-11' AND dimension = 'path' RETURNING value",
+    );
+    expect(raised.length).toBeGreaterThan(0);
+    // Rows of [path, visitors, pageviews].
+    const pageviews = (answer: unknown[][]) => answer.reduce((sum, row) => sum + Number(row[2]), 0);
+    const changed = await rows({ ...(questions[2] as object), dateRange: november });
+    expect(pageviews(changed)).toBe(pageviews(before[2] as unknown[][]) + 100 * raised.length);
+    await stack.query(
+      "UPDATE site_weekly_rollups SET pageviews = pageviews - 100 WHERE site_id = 'shop' AND week = '2024-11-11' AND dimension = 'path'",
+    );
+    // A week whose days changed after it was sealed is read from its days again, and sealed again.
+    await stack.query(
+      "UPDATE site_weekly_rollups SET events = events + 1 WHERE site_id = 'shop' AND dimension = '' AND week = '2024-11-11'",
+    );
+    expect(await rows({ ...(questions[2] as object), dateRange: november })).toEqual(before[2]);
+    expect(await sealPendingPeriods(db, 'week', { lateEventHours: 48 })).toBe(1);
+    expect(await rows({ ...(questions[2] as object), dateRange: november })).toEqual(before[2]);
   });
 });

@@ -14,8 +14,8 @@ import { createTestDatabase, seededRandom, type TestDatabase } from '../../test/
 import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
 import { foldNewEvents } from '../worker/fold-batch.js';
 import { sealDay, sealDueDays } from '../worker/sketches.js';
-import { sealPendingMonths, sealPendingPairMonths } from './months.js';
 import { coverage, pairSource } from './pairs.js';
+import { sealPendingPairMonths, sealPendingPeriods } from './periods.js';
 import { planQuery } from './plan.js';
 import { addDays } from './ranges.js';
 import { runQuery } from './run.js';
@@ -106,7 +106,7 @@ beforeAll(async () => {
     expect(await sealDay(handle.db, SITE, day)).toBe(true);
   }
   const now = new Date('2024-03-06T12:00:00Z');
-  await sealPendingMonths(handle.db, { lateEventHours: 48, now });
+  await sealPendingPeriods(handle.db, 'month', { lateEventHours: 48, now });
   // January starts before the first event day but holds every day with events: it is whole. February too.
   expect(await sealPendingPairMonths(handle.db, { lateEventHours: 48, now })).toBe(2);
 }, 120_000);

@@ -158,7 +158,7 @@ export async function aggregateRollups(
 ): Promise<Aggregate> {
   const where = rollupWhere(plan, dimension, window, options.values);
   const bucket = dayBucket(sql`r.date`, window.buckets);
-  const sealed = await sealedMonths(db, plan, window);
+  const sealed = await sealedPeriods(db, plan, window);
   // The counters, the visitors and (whole site) the page views of the days' visits, read at once.
   const [rows, entries, visitors] = await Promise.all([
     options.visitorsOnly
@@ -223,21 +223,74 @@ export async function aggregateRollups(
   return { rows: [...byKey.values()], visitorsEstimated };
 }
 
+export type PeriodKind = 'week' | 'month';
+
+/** Where a kind of period is sealed, and how long one lasts. */
+export const PERIODS: Record<
+  PeriodKind,
+  { table: string; column: string; next: (first: string) => string; interval: SQL }
+> = {
+  week: {
+    table: 'site_weekly_rollups',
+    column: 'week',
+    next: (first) => addDays(first, 7),
+    interval: sql.raw(`interval '7 days'`),
+  },
+  month: {
+    table: 'site_monthly_rollups',
+    column: 'month',
+    next: (first) => addMonths(first, 1),
+    interval: sql.raw(`interval '1 month'`),
+  },
+};
+
 /**
- * The condition that month row `m` (dimension `''`) still holds exactly what
- * its days hold: the query API reads a month only when this is true.
+ * The condition that period row `m` (dimension `''`) still holds exactly what
+ * its days hold: the query API reads a period only when this is true.
  */
-export const MONTH_IS_CURRENT = sql`
+export function periodIsCurrent(kind: PeriodKind): SQL {
+  const first = sql`m.${sql.identifier(PERIODS[kind].column)}`;
+  return sql`
   (m.events, m.visits) = (
     SELECT coalesce(sum(d.events), 0), coalesce(sum(d.visits), 0) FROM site_daily_rollups d
     WHERE d.site_id = m.site_id AND d.dimension = '' AND d.value = ''
-      AND d.date >= m.month AND d.date < (m.month + interval '1 month')::date)`;
+      AND d.date >= ${first} AND d.date < (${first} + ${PERIODS[kind].interval})::date)`;
+}
 
-/** The whole months of a window that a day bucket never splits: all of them without a time dimension or by month. */
-function wholeMonths(plan: QueryPlan, window: DayWindow): string[] {
+/** The sealed weeks and months a window reads as one row per value each, instead of their days; by first day. */
+export interface SealedPeriods {
+  months: string[];
+  weeks: string[];
+}
+
+const NO_PERIODS: SealedPeriods = { months: [], weeks: [] };
+
+/**
+ * The whole months and weeks of a window that no day bucket splits: months
+ * without a time dimension or by month; weeks without one, by week, or by
+ * month when the week lies in one month.
+ */
+function wholePeriods(plan: QueryPlan, window: DayWindow): SealedPeriods {
   const time = plan.dimensions.find((dimension) => dimension.level === 'time');
-  if (time !== undefined && time.bucket !== 'month') return [];
-  return monthsWithin(window.from, window.to);
+  if (time !== undefined && time.bucket !== 'month' && time.bucket !== 'week') return NO_PERIODS;
+  const weeks = weeksWithin(window.from, window.to);
+  return {
+    months: time?.bucket === 'week' ? [] : monthsWithin(window.from, window.to),
+    weeks:
+      time?.bucket === 'month'
+        ? weeks.filter((monday) => monday.slice(0, 7) === addDays(monday, 6).slice(0, 7))
+        : weeks,
+  };
+}
+
+/** The ISO weeks (Monday to Sunday) lying wholly within `[from, to]`, by their Monday. */
+export function weeksWithin(from: string, to: string): string[] {
+  const weekday = (new Date(`${from}T00:00:00Z`).getUTCDay() + 6) % 7; // 0 = Monday
+  const weeks: string[] = [];
+  for (let monday = addDays(from, (7 - weekday) % 7); addDays(monday, 6) <= to; monday = addDays(monday, 7)) {
+    weeks.push(monday);
+  }
+  return weeks;
 }
 
 /** The calendar months lying wholly within `[from, to]`, by their 1st. */
@@ -259,48 +312,79 @@ export function monthsWithin(from: string, to: string): string[] {
   }
 }
 
-/** Which of a site's `months` are sealed and still match their days (`months.ts`). */
+/** Which of a site's `months` are sealed and still match their days (`periods.ts`). */
 export async function currentSealedMonths(db: Database, siteId: string, months: string[]): Promise<string[]> {
   if (months.length === 0) return [];
   const rows = await queryRows<{ month: string }>(
     db,
     sql`SELECT m.month::text AS month FROM site_monthly_rollups m
         WHERE m.site_id = ${siteId} AND m.dimension = '' AND m.value = ''
-          AND m.month = ANY(${sql.param(months)}::date[]) AND ${MONTH_IS_CURRENT}`,
+          AND m.month = ANY(${sql.param(months)}::date[]) AND ${periodIsCurrent('month')}`,
   );
   return rows.map((row) => row.month);
 }
 
-function sealedMonths(db: Database, plan: QueryPlan, window: DayWindow): Promise<string[]> {
-  return currentSealedMonths(db, plan.siteId, wholeMonths(plan, window));
+/**
+ * Which of a window's whole periods are sealed and still match their days:
+ * months first, then the weeks outside them.
+ */
+async function sealedPeriods(db: Database, plan: QueryPlan, window: DayWindow): Promise<SealedPeriods> {
+  const whole = wholePeriods(plan, window);
+  if (whole.months.length === 0 && whole.weeks.length === 0) return NO_PERIODS;
+  const rows = await queryRows<{ kind: 'week' | 'month'; first: string }>(
+    db,
+    sql`SELECT 'month' AS kind, m.month::text AS first FROM site_monthly_rollups m
+        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+          AND m.month = ANY(${sql.param(whole.months)}::date[]) AND ${periodIsCurrent('month')}
+        UNION ALL
+        SELECT 'week', m.week::text FROM site_weekly_rollups m
+        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
+          AND m.week = ANY(${sql.param(whole.weeks)}::date[]) AND ${periodIsCurrent('week')}`,
+  );
+  const months = rows.filter((row) => row.kind === 'month').map((row) => row.first);
+  const inSealedMonth = (day: string) => months.includes(`${day.slice(0, 8)}01`);
+  const weeks = rows
+    .filter((row) => row.kind === 'week' && !inSealedMonth(row.first) && !inSealedMonth(addDays(row.first, 6)))
+    .map((row) => row.first);
+  return { months, weeks };
 }
 
 /**
- * The rollup rows of one dimension as `r`: sealed months as one row each
- * (dated by their 1st), every other day as itself. `r.visitors_sum` is a
- * row's own visitor count: exact for a sealed day, estimated for a month.
+ * The rollup rows of one dimension as `r`: sealed months and weeks as one
+ * row each (dated by their first day), every other day as itself.
+ * `r.visitors_sum` is a row's own visitor count: exact for a sealed day,
+ * estimated for a period.
  */
-function rollupFrom(plan: QueryPlan, dimension: string, sealed: string[], window: DayWindow): SQL {
-  if (sealed.length === 0) return sql`site_daily_rollups r`;
-  const months = sql`${sql.param(sealed)}::date[]`;
-  // The window's days outside the sealed months, as ranges, so the index reads no day twice.
+function rollupFrom(plan: QueryPlan, dimension: string, sealed: SealedPeriods, window: DayWindow): SQL {
+  if (sealed.months.length === 0 && sealed.weeks.length === 0) return sql`site_daily_rollups r`;
+  const periods = [
+    ...sealed.months.map((first) => ({ first, next: addMonths(first, 1) })),
+    ...sealed.weeks.map((first) => ({ first, next: addDays(first, 7) })),
+  ].sort((a, b) => (a.first < b.first ? -1 : 1));
+  // The window's days outside the sealed periods, as ranges, so the index reads no day twice.
   const gaps: SQL[] = [];
   let day = window.from;
-  for (const month of [...sealed].sort()) {
-    if (day < month) gaps.push(sql`date BETWEEN ${day}::date AND ${addDays(month, -1)}::date`);
-    day = addMonths(month, 1);
+  for (const period of periods) {
+    if (day < period.first) gaps.push(sql`date BETWEEN ${day}::date AND ${addDays(period.first, -1)}::date`);
+    day = period.next;
   }
   if (day <= window.to) gaps.push(sql`date BETWEEN ${day}::date AND ${window.to}::date`);
-  const days = gaps.length === 0 ? sql`false` : sql`(${sql.join(gaps, sql` OR `)})`;
-  return sql`(
-    SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_sum
-    FROM site_daily_rollups
-    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND ${days}
-    UNION ALL
-    SELECT site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate
-    FROM site_monthly_rollups
-    WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND month = ANY(${months})
-  ) r`;
+  const parts = [
+    sql`SELECT site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_sum
+        FROM site_daily_rollups
+        WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND ${gaps.length === 0 ? sql`false` : sql`(${sql.join(gaps, sql` OR `)})`}`,
+  ];
+  for (const kind of ['month', 'week'] as const) {
+    const firsts = kind === 'month' ? sealed.months : sealed.weeks;
+    if (firsts.length === 0) continue;
+    const { table, column } = PERIODS[kind];
+    parts.push(
+      sql`SELECT site_id, ${sql.identifier(column)}, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate
+          FROM ${sql.identifier(table)}
+          WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND ${sql.identifier(column)} = ANY(${sql.param(firsts)}::date[])`,
+    );
+  }
+  return sql`(${sql.join(parts, sql` UNION ALL `)}) r`;
 }
 
 /** A filter without a breakdown sums the matching values into one row. */
@@ -441,7 +525,7 @@ export async function rollupVisitorBounds(
   window: DayWindow,
 ): Promise<{ rows: VisitorBounds[]; sketched: boolean } | null> {
   const where = rollupWhere(plan, dimension, window, null);
-  const from = rollupFrom(plan, dimension, await sealedMonths(db, plan, window), window);
+  const from = rollupFrom(plan, dimension, await sealedPeriods(db, plan, window), window);
   const bucket = dayBucket(sql`r.date`, window.buckets);
   type Row = { b: number; v: string; lower: string; upper: string; unknown?: string };
   const [sealedRows, unsealedRows] = await Promise.all([

@@ -1,7 +1,7 @@
 /**
  * Ranking by visitors with pruning (`top-visitors.ts`) against merging every
  * row, on real PostgreSQL: generated sites with many paths (Zipf, uniform,
- * all tied) over sealed days, a sealed month (`sealMonth`) and days not sealed
+ * all tied) over sealed days, a sealed month (`sealPeriod`) and days not sealed
  * yet (counted from `raw_events`). Some paths are "loyal": few visitors back
  * every day, so their sums are large and their unions small — they fill the
  * first merged batch, and the page's real rows must still be found.
@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, seededRandom, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle } from '../db/client.js';
-import { sealMonth } from './months.js';
+import { sealPeriod } from './periods.js';
 import { planQuery } from './plan.js';
 import { addDays } from './ranges.js';
 import { runQuery } from './run.js';
@@ -87,7 +87,7 @@ async function generate(db: DatabaseHandle['db'], siteId: string, shapes: PathSh
         ${sql.param(chunk.map((e) => e[1]))}::text[], ${sql.param(chunk.map((e) => e[2]))}::timestamptz[]
       ) AS x(id, p, v, t)`);
   }
-  expect(await sealMonth(db, siteId, '2024-02-01')).toBe(shapes.length + 1);
+  expect(await sealPeriod(db, siteId, 'month', '2024-02-01')).toBe(shapes.length + 1);
 }
 
 const SHAPES: Record<string, PathShape[]> = {

@@ -83,6 +83,7 @@ const SITE_TABLES = [
   'raw_events',
   'visits',
   'site_daily_rollups',
+  'site_weekly_rollups',
   'site_monthly_rollups',
   'site_daily_pair_rollups',
   'site_monthly_pair_rollups',

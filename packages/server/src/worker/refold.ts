@@ -57,7 +57,8 @@ export async function refoldSite(db: Database, siteId: string, rules: VisitRules
           sql`DELETE FROM ${sql.identifier(table)} WHERE site_id = ${siteId} AND date >= ${site.first_day}::date`,
         );
       }
-      // Sealed months (`query/months.ts`) were merged from the old days: the sealing loop seals them again.
+      // Sealed weeks and months (`query/periods.ts`) were merged from the old days: the sealing loop seals them again.
+      await tx.execute(sql`DELETE FROM site_weekly_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM site_monthly_pair_rollups WHERE site_id = ${siteId}`);
       await tx.execute(sql`DELETE FROM visits WHERE site_id = ${siteId} AND ended_at >= ${site.first_ts}::timestamptz`);

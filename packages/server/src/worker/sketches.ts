@@ -14,8 +14,8 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { type Database, queryRows } from '../db/client.js';
-import { sealPendingMonths, sealPendingPairMonths } from '../query/months.js';
 import { insertPairPacks, PAIR_DIMENSIONS, PAIR_FILTERS, type PairPack } from '../query/pairs.js';
+import { sealPendingPairMonths, sealPendingPeriods } from '../query/periods.js';
 import { VisitorSketch } from '../query/sketches.js';
 import { lockSites } from './fold-batch.js';
 import { startPeriodic } from './periodic.js';
@@ -192,11 +192,12 @@ export function startSealing({
       logger.warn({ err: error }, 'sealing days failed; retrying at the next interval');
     }
     try {
-      // Then whole settled months, merged from their sealed days (`query/months.ts`).
-      await sealPendingMonths(db, { lateEventHours: rules.lateEventHours });
+      // Then whole settled weeks and months, merged from their sealed days (`query/periods.ts`).
+      await sealPendingPeriods(db, 'week', { lateEventHours: rules.lateEventHours });
+      await sealPendingPeriods(db, 'month', { lateEventHours: rules.lateEventHours });
       await sealPendingPairMonths(db, { lateEventHours: rules.lateEventHours });
     } catch (error) {
-      logger.warn({ err: error }, 'sealing months failed; retrying at the next interval');
+      logger.warn({ err: error }, 'sealing weeks and months failed; retrying at the next interval');
     }
   };
   return startPeriodic(run, intervalMs);

@@ -8,7 +8,7 @@ export * from './site-daily-path-counts.js';
 export * from './site-daily-rollups.js';
 export * from './site-daily-unique-users.js';
 export * from './site-day-seals.js';
-export * from './site-monthly-rollups.js';
 export * from './site-pair-rollups.js';
+export * from './site-period-rollups.js';
 export * from './sites.js';
 export * from './visits.js';

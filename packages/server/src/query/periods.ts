@@ -1,32 +1,35 @@
 /**
- * Sealed months (`site_monthly_rollups`): a whole past month of a site's daily
- * rollups, counters summed and visitor sketches merged per dimension value, so
- * a year-long query reads 12 rows per value instead of 365. A month is sealed
- * once it ended more than `LATE_EVENT_HOURS` (plus a day for every time zone)
- * ago; a sealed month whose totals no longer match its days (an event later
- * still) is read from its days and sealed again. Each row keeps its sketch's
- * estimate too (`visitors_estimate`), a bound for ranking by visitors
- * (`top-visitors.ts`). Run by the worker beside the
- * day seals (`worker/sketches.ts`).
+ * Sealed weeks and months (`site_weekly_rollups`, `site_monthly_rollups`): a
+ * whole past period of a site's daily rollups, counters summed and visitor
+ * sketches merged per dimension value, so a year-long query reads 12 rows per
+ * value instead of 365, and a 30-day one about 4 weeks and the days around
+ * them instead of 30 days. A period is sealed once it ended more than
+ * `LATE_EVENT_HOURS` (plus a day for every time zone) ago; a sealed period
+ * whose totals no longer match its days (an event later still) is read from
+ * its days and sealed again. Each row keeps its sketch's estimate too
+ * (`visitors_estimate`), a bound for ranking by visitors (`top-visitors.ts`).
+ * Run by the worker beside the day seals (`worker/sketches.ts`); the pair
+ * rollups are sealed by month only (`sealPairMonth`).
  */
 import { sql } from 'drizzle-orm';
 import { type Database, queryRows } from '../db/client.js';
 import { insertPairPacks, type PairPack } from './pairs.js';
 import { addMonths } from './ranges.js';
-import { MONTH_IS_CURRENT, unsealedVisitors } from './sql.js';
+import { PERIODS, type PeriodKind, periodIsCurrent, unsealedVisitors } from './sql.js';
 import { VisitorUnion } from './visitor-union.js';
 
-/** Seals one month of one site (replacing what was sealed before), in one transaction. */
-export async function sealMonth(db: Database, siteId: string, month: string): Promise<number> {
+/** Seals one week or month of one site (replacing what was sealed before), in one transaction. */
+export async function sealPeriod(db: Database, siteId: string, kind: PeriodKind, first: string): Promise<number> {
+  const { table, column, next: nextOf } = PERIODS[kind];
   return db.transaction(
     async (transaction) => {
       const tx = transaction as unknown as Database;
-      const next = addMonths(month, 1);
+      const next = nextOf(first);
       const [site] = await queryRows<{ time_zone: string }>(
         tx,
         sql`SELECT rollups_time_zone AS time_zone FROM sites WHERE site_id = ${siteId}`,
       );
-      const days = sql`r.site_id = ${siteId} AND r.date >= ${month}::date AND r.date < ${next}::date`;
+      const days = sql`r.site_id = ${siteId} AND r.date >= ${first}::date AND r.date < ${next}::date`;
       const rows = await queryRows<{
         dimension: string;
         value: string;
@@ -60,18 +63,20 @@ export async function sealMonth(db: Database, siteId: string, month: string): Pr
           sql`SELECT DISTINCT m.value, x.visitor_id AS id
               FROM site_daily_rollups m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x
               WHERE m.site_id = ${siteId} AND m.dimension = ${dimension} AND m.visitors_sketch IS NULL
-                AND m.date >= ${month}::date AND m.date < ${next}::date`,
+                AND m.date >= ${first}::date AND m.date < ${next}::date`,
         );
         for (const { value, id } of ids) unions.get(`${dimension}\u0000${value}`)?.addVisitor(id);
       }
-      await tx.execute(sql`DELETE FROM site_monthly_rollups WHERE site_id = ${siteId} AND month = ${month}::date`);
+      await tx.execute(
+        sql`DELETE FROM ${sql.identifier(table)} WHERE site_id = ${siteId} AND ${sql.identifier(column)} = ${first}::date`,
+      );
       for (let i = 0; i < rows.length; i += 1_000) {
         const chunk = rows.slice(i, i + 1_000);
         const chunkUnions = chunk.map((row) => unions.get(`${row.dimension}\u0000${row.value}`) as VisitorUnion);
         const sketches = chunkUnions.map((union) => union.serialize());
         await tx.execute(sql`
-          INSERT INTO site_monthly_rollups (site_id, month, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate)
-          SELECT ${siteId}, ${month}::date, * FROM unnest(
+          INSERT INTO ${sql.identifier(table)} (site_id, ${sql.identifier(column)}, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate)
+          SELECT ${siteId}, ${first}::date, * FROM unnest(
             ${sql.param(chunk.map((row) => row.dimension))}::text[], ${sql.param(chunk.map((row) => row.value))}::text[],
             ${sql.param(chunk.map((row) => row.events))}::bigint[], ${sql.param(chunk.map((row) => row.pageviews))}::bigint[],
             ${sql.param(chunk.map((row) => row.visits))}::bigint[], ${sql.param(chunk.map((row) => row.bounces))}::bigint[],
@@ -84,34 +89,37 @@ export async function sealMonth(db: Database, siteId: string, month: string): Pr
   );
 }
 
-/** The UTC day from which on late events may still change days: months that ended before it are settled. */
+/** The UTC day from which on late events may still change days: periods that ended before it are settled. */
 const settledDay = (lateEventHours: number, now: Date) =>
   new Date(now.getTime() - (lateEventHours + 24) * 3_600_000).toISOString().slice(0, 10);
 
 /**
- * Seals every whole month that ended long enough ago and is not sealed (or no
- * longer current, or sealed before months kept their visitor estimate);
- * answers how many.
+ * Seals every whole week or month that ended long enough ago and is not
+ * sealed (or no longer current, or sealed before periods kept their visitor
+ * estimate); answers how many.
  */
-export async function sealPendingMonths(
+export async function sealPendingPeriods(
   db: Database,
+  kind: PeriodKind,
   { lateEventHours, now = new Date() }: { lateEventHours: number; now?: Date },
 ): Promise<number> {
   const settled = settledDay(lateEventHours, now);
-  const pending = await queryRows<{ site_id: string; month: string }>(
+  const { table, column } = PERIODS[kind];
+  const unit = sql.raw(`'${kind}'`);
+  const pending = await queryRows<{ site_id: string; first: string }>(
     db,
-    sql`SELECT p.site_id, p.month::text AS month
+    sql`SELECT p.site_id, p.first::text AS first
         FROM (
-          SELECT DISTINCT d.site_id, date_trunc('month', d.date)::date AS month FROM site_daily_rollups d
-          WHERE d.dimension = '' AND d.value = '' AND d.date < date_trunc('month', ${settled}::date)::date
+          SELECT DISTINCT d.site_id, date_trunc(${unit}, d.date)::date AS first FROM site_daily_rollups d
+          WHERE d.dimension = '' AND d.value = '' AND d.date < date_trunc(${unit}, ${settled}::date)::date
         ) p
         WHERE NOT EXISTS (
-          SELECT 1 FROM site_monthly_rollups m
-          WHERE m.site_id = p.site_id AND m.dimension = '' AND m.value = '' AND m.month = p.month
-            AND m.visitors_estimate IS NOT NULL AND ${MONTH_IS_CURRENT})
+          SELECT 1 FROM ${sql.identifier(table)} m
+          WHERE m.site_id = p.site_id AND m.dimension = '' AND m.value = '' AND m.${sql.identifier(column)} = p.first
+            AND m.visitors_estimate IS NOT NULL AND ${periodIsCurrent(kind)})
         ORDER BY 1, 2`,
   );
-  for (const { site_id: siteId, month } of pending) await sealMonth(db, siteId, month);
+  for (const { site_id: siteId, first } of pending) await sealPeriod(db, siteId, kind, first);
   return pending.length;
 }
 
