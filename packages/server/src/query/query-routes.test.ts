@@ -163,8 +163,8 @@ describe("a site's own facts, cached beside its answers", () => {
   let stack: TestStack;
   const KEY = { authorization: 'Bearer stats-key' };
   const ADMIN = { authorization: 'Bearer admin-secret', 'content-type': 'application/json' };
-  const putSite = (settings: unknown) =>
-    stack.app.request('/api/sites/pub', { method: 'PUT', headers: ADMIN, body: JSON.stringify(settings) });
+  const putSite = (settings: unknown, siteId = 'pub') =>
+    stack.app.request(`/api/sites/${siteId}`, { method: 'PUT', headers: ADMIN, body: JSON.stringify(settings) });
   const askOpen = (body: unknown) => postJson(stack.app, '/api/query', body);
   beforeAll(async () => {
     stack = await startTestStack({
@@ -202,11 +202,13 @@ describe("a site's own facts, cached beside its answers", () => {
   });
 
   it('leaves public access to the access check, which reads the site every time', async () => {
-    const body = { siteId: 'pub', ...TOTALS };
-    expect((await putSite({ public: true })).status).toBe(200);
+    // A site of its own: the zones changed above re-fold 'pub' in the background, and a re-fold that
+    // commits drops the site's answers, so a repeat there may be computed again.
+    const body = { siteId: 'open', ...TOTALS };
+    expect((await putSite({ public: true }, 'open')).status).toBe(201);
     expect((await askOpen(body)).status).toBe(200);
     expect((await askOpen(body)).headers.get('x-tally-cache')).toBe('hit');
-    await stack.query("UPDATE sites SET public = false WHERE site_id = 'pub'");
+    await stack.query("UPDATE sites SET public = false WHERE site_id = 'open'");
     expect((await askOpen(body)).status).toBe(401);
   });
 });
