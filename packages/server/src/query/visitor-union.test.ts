@@ -40,4 +40,22 @@ describe('VisitorUnion', () => {
     expect(Math.abs(union.estimate() - 100_000) / 100_000).toBeLessThan(0.01);
     expect(union.serialize()).toEqual(mergeSketches(days).serialize());
   });
+
+  it('keeps every distinct 64-bit hash once, the hash 0 included, through the growth of its table', () => {
+    const union = new VisitorUnion();
+    union.addHashWords(0, 0);
+    union.addHashWords(0, 0);
+    // Hashes alike but for their lowest bits, and alike in the bits that pick a slot.
+    for (let i = 0; i < 2_000; i++) union.addHashWords(0x80000000, i);
+    for (let i = 0; i < 500; i++) union.addHashWords(i + 1, 0x1000 * 7);
+    for (let i = 0; i < 500; i++) union.addHashWords(i + 1, 0x1000 * 7);
+    expect(union.exact).toBe(true);
+    expect(union.estimate()).toBe(2_501);
+    const stored = union.serialize();
+    expect(stored.length).toBe(1 + 8 * 2_501);
+    // Sorted by the unsigned hash: 0 first, 0x80000000… last.
+    expect(stored.readUInt32BE(1)).toBe(0);
+    expect(stored.readUInt32BE(stored.length - 8)).toBe(0x80000000);
+    expect(stored.readUInt32BE(stored.length - 4)).toBe(1_999);
+  });
 });

@@ -4,6 +4,10 @@
  * thousands of per-day sketches, so this reads their bytes with plain number
  * arithmetic (no BigInt per hash) into one register array, and keeps the exact
  * set of hashes only while it stays below `SPARSE_LIMIT`, as a sketch would.
+ * Neither allocates per visitor: the exact set is one flat table of 32-bit
+ * words, so merging a year of sparse sketches leaves no garbage behind but a
+ * few arrays (a `Map` of 64-bit keys made a heap number per hash, and the
+ * collector's pauses showed in the answer times of other requests).
  */
 import { hashVisitor, PRECISION, SPARSE_LIMIT, VisitorSketch } from './sketches.js';
 
@@ -14,15 +18,74 @@ const DENSE = 2;
 const LOW_BITS_OF_HIGH = 32 - PRECISION;
 const LOW_MASK = (1 << LOW_BITS_OF_HIGH) - 1;
 
+/**
+ * A set of 64-bit hashes as (high, low) word pairs in one `Uint32Array`, open
+ * addressing with linear probing, at most half full. An empty slot is (0, 0);
+ * the hash (0, 0) itself is kept aside.
+ */
+class HashSet64 {
+  #slots = new Uint32Array(2 * 64);
+  #used = 0;
+  #zero = false;
+
+  get size(): number {
+    return this.#used + (this.#zero ? 1 : 0);
+  }
+
+  add(high: number, low: number): void {
+    if (high === 0 && low === 0) {
+      this.#zero = true;
+      return;
+    }
+    if (2 * (this.#used + 1) > this.#slots.length / 2) this.#grow();
+    this.#insert(high, low);
+  }
+
+  /** Calls `each` with every hash, in no order. */
+  forEach(each: (high: number, low: number) => void): void {
+    if (this.#zero) each(0, 0);
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i += 2) {
+      const high = slots[i] as number;
+      const low = slots[i + 1] as number;
+      if (high !== 0 || low !== 0) each(high, low);
+    }
+  }
+
+  #insert(high: number, low: number): void {
+    const slots = this.#slots;
+    const mask = slots.length / 2 - 1;
+    // The words are a murmur hash's: any of their bits are as good as any other.
+    for (let i = low & mask; ; i = (i + 1) & mask) {
+      const h = slots[2 * i] as number;
+      const l = slots[2 * i + 1] as number;
+      if (h === 0 && l === 0) {
+        slots[2 * i] = high;
+        slots[2 * i + 1] = low;
+        this.#used += 1;
+        return;
+      }
+      if (h === high && l === low) return;
+    }
+  }
+
+  #grow(): void {
+    const old = this.#slots;
+    this.#slots = new Uint32Array(old.length * 2);
+    this.#used = 0;
+    for (let i = 0; i < old.length; i += 2) {
+      const high = old[i] as number;
+      const low = old[i + 1] as number;
+      if (high !== 0 || low !== 0) this.#insert(high, low);
+    }
+  }
+}
+
 export class VisitorUnion {
   /** The registers, made only once the union leaves its exact set (most unions of a breakdown stay small). */
   #registers: Uint8Array | undefined;
-  /**
-   * The hashes while there are few (`undefined` once past `SPARSE_LIMIT`):
-   * keyed by their top 53 bits (two of 3,000 visitors share them with odds
-   * below 10⁻⁹), each holding its low word.
-   */
-  #exact: Map<number, number> | undefined = new Map();
+  /** The hashes while there are few (`undefined` once past `SPARSE_LIMIT`). */
+  #exact: HashSet64 | undefined = new HashSet64();
 
   /** Adds one visitor by id. */
   addVisitor(visitorId: string): void {
@@ -32,7 +95,7 @@ export class VisitorUnion {
 
   /** Adds a visitor by its hash (`hashVisitor`) as two 32-bit words, high first: for callers that keep them. */
   addHashWords(high: number, low: number): void {
-    this.#addHash(high, low);
+    this.#addHash(high >>> 0, low >>> 0);
   }
 
   /** Adds every visitor of a serialized sketch. */
@@ -68,7 +131,8 @@ export class VisitorUnion {
   /** The union as a stored sketch (`sketches.ts` format): the sorted hashes while exact, else the registers. */
   serialize(): Buffer {
     if (this.#exact) {
-      const hashes = [...this.#exact].map(([key, low]) => [Math.floor(key / 2 ** 21), low] as const);
+      const hashes: (readonly [number, number])[] = [];
+      this.#exact.forEach((high, low) => hashes.push([high, low]));
       hashes.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       const buffer = Buffer.alloc(1 + 8 * hashes.length);
       buffer[0] = SPARSE;
@@ -90,14 +154,14 @@ export class VisitorUnion {
       this.#registers = new Uint8Array(REGISTERS);
       const exact = this.#exact;
       this.#exact = undefined;
-      for (const [key, low] of exact ?? []) this.#setRegister(Math.floor(key / 2 ** 21), low);
+      exact?.forEach((high, low) => this.#setRegister(high, low));
     }
     return this.#registers;
   }
 
   #addHash(high: number, low: number): void {
     if (this.#exact) {
-      this.#exact.set(high * 2 ** 21 + (low >>> 11), low);
+      this.#exact.add(high, low);
       if (this.#exact.size > SPARSE_LIMIT) this.#densify();
       return;
     }
