@@ -343,6 +343,15 @@ async function main() {
     const trackerPath = join(root, 'packages/sdk/dist/tally.js');
     const trackerBytes = existsSync(trackerPath) ? gzipSync(readFileSync(trackerPath), { level: 9 }).length : null;
 
+    // ------------------------------------------------------------ what enrichment costs the API per event (bench/enrich.ts)
+    const enrich = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench/enrich.ts')], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (enrich.status !== 0) throw new Error('bench/enrich.ts failed');
+    const enrichment = JSON.parse(enrich.stdout.trim().split('\n').pop());
+
     const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
     freshness.sort((a, b) => a - b);
     Object.assign(figures, {
@@ -370,6 +379,7 @@ async function main() {
       serverPeakRssMb: peakRss,
       redisMemoryMb: { start: redisAtStart, afterDrain: redisAfter },
       trackerGzipBytes: trackerBytes,
+      enrichmentMicros: enrichment,
       accepted: serverAccepted,
       stored,
       lost: serverAccepted - stored,
@@ -441,6 +451,14 @@ function printTable({ figures: f, quick: isQuick }) {
       'back near start',
     ],
     ['tracker IIFE gzipped', f.trackerGzipBytes === null ? 'not built' : `${f.trackerGzipBytes} B`, '', '≤ 2,048 B'],
+    [
+      'enrichment, API side, per event',
+      `${fmt(f.enrichmentMicros.singleEvent, 1)} µs (1 a request)`,
+      `${fmt(f.enrichmentMicros.batchEvent, 1)} µs (20 a request)`,
+      'User-Agents cached',
+    ],
+    ['  a new User-Agent, parsed once', `${fmt(f.enrichmentMicros.uaMiss, 1)} µs`, '', '5,000 kept'],
+    ['  with a MaxMind database', `${fmt(f.enrichmentMicros.geoEvent, 1)} µs (1 a request)`, '', ''],
     ['events accepted / stored / lost', `${fmt(f.accepted)} / ${fmt(f.stored)} / ${fmt(f.lost)}`, '', 'lost = 0'],
   ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i].length), 8));
