@@ -132,7 +132,9 @@ export class VisitorUnion {
   serialize(): Buffer {
     if (this.#exact) {
       const hashes: (readonly [number, number])[] = [];
-      this.#exact.forEach((high, low) => hashes.push([high, low]));
+      this.#exact.forEach((high, low) => {
+        hashes.push([high, low]);
+      });
       hashes.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       const buffer = Buffer.alloc(1 + 8 * hashes.length);
       buffer[0] = SPARSE;
@@ -154,7 +156,9 @@ export class VisitorUnion {
       this.#registers = new Uint8Array(REGISTERS);
       const exact = this.#exact;
       this.#exact = undefined;
-      exact?.forEach((high, low) => this.#setRegister(high, low));
+      exact?.forEach((high, low) => {
+        this.#setRegister(high, low);
+      });
     }
     return this.#registers;
   }
