@@ -115,10 +115,10 @@ const summary = (times) => {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 
-/** `runs` computed answers, then `runs` repeats from the cache the last of them filled. */
 /**
- * Cached repeats cost well under a millisecond each, so they are many: a p99 of 20 would be the single
- * slowest, and on a shared machine that is whichever request met a stall elsewhere.
+ * `runs` computed answers, then repeats from the cache the last of them filled. Cached repeats cost
+ * well under a millisecond each, so they are many: a p99 of 20 would be the single slowest, and on a
+ * shared machine that is whichever request met a stall elsewhere.
  */
 const cachedRepeats = (runs) => Math.max(runs, 100);
 
