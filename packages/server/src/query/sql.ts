@@ -513,7 +513,7 @@ export interface VisitorBounds {
 
 /**
  * Per bucket and value, bounds on its distinct visitors read without any
- * sketch: a sealed day's exact count (`visitors_sum`), a sealed month's
+ * sketch: a sealed day's exact count (`visitors_sum`), a sealed week's or month's
  * estimate (`visitors_estimate`), a day not sealed yet counted from its
  * visitor ids. `sketched` says whether any row has a sketch. `null` when a
  * sealed row has no count (a month sealed before months kept one).

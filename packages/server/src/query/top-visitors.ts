@@ -11,7 +11,7 @@
  * and the page is the one merging every row gives.
  *
  * The margin covers the estimator: a merged estimate can exceed the exact
- * count a sum is made of (standard error 0.81%), and a month's count is
+ * count a sum is made of (standard error 0.81%), and a week's or month's count is
  * itself an estimate; 4% is five standard errors.
  */
 import type { Database } from '../db/client.js';
