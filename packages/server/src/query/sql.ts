@@ -258,12 +258,10 @@ export function periodIsCurrent(kind: PeriodKind): SQL {
 }
 
 /** The sealed weeks and months a window reads as one row per value each, instead of their days; by first day. */
-export interface SealedPeriods {
-  months: string[];
-  weeks: string[];
-}
+export type SealedPeriods = Record<PeriodKind, string[]>;
 
-const NO_PERIODS: SealedPeriods = { months: [], weeks: [] };
+const NO_PERIODS: SealedPeriods = { month: [], week: [] };
+const KINDS = ['month', 'week'] as const;
 
 /**
  * The whole months and weeks of a window that no day bucket splits: months
@@ -275,8 +273,8 @@ function wholePeriods(plan: QueryPlan, window: DayWindow): SealedPeriods {
   if (time !== undefined && time.bucket !== 'month' && time.bucket !== 'week') return NO_PERIODS;
   const weeks = weeksWithin(window.from, window.to);
   return {
-    months: time?.bucket === 'week' ? [] : monthsWithin(window.from, window.to),
-    weeks:
+    month: time?.bucket === 'week' ? [] : monthsWithin(window.from, window.to),
+    week:
       time?.bucket === 'month'
         ? weeks.filter((monday) => monday.slice(0, 7) === addDays(monday, 6).slice(0, 7))
         : weeks,
@@ -312,16 +310,20 @@ export function monthsWithin(from: string, to: string): string[] {
   }
 }
 
-/** Which of a site's `months` are sealed and still match their days (`periods.ts`). */
+/** Which of a site's periods of `kind` among `firsts` are sealed and still match their days (`periods.ts`). */
+function currentSealed(kind: PeriodKind, siteId: string, firsts: string[]): SQL {
+  const { table, column } = PERIODS[kind];
+  const first = sql`m.${sql.identifier(column)}`;
+  return sql`SELECT ${kind}::text AS kind, ${first}::text AS first FROM ${sql.identifier(table)} m
+             WHERE m.site_id = ${siteId} AND m.dimension = '' AND m.value = ''
+               AND ${first} = ANY(${sql.param(firsts)}::date[]) AND ${periodIsCurrent(kind)}`;
+}
+
+/** Which of a site's `months` are sealed and still match their days. */
 export async function currentSealedMonths(db: Database, siteId: string, months: string[]): Promise<string[]> {
   if (months.length === 0) return [];
-  const rows = await queryRows<{ month: string }>(
-    db,
-    sql`SELECT m.month::text AS month FROM site_monthly_rollups m
-        WHERE m.site_id = ${siteId} AND m.dimension = '' AND m.value = ''
-          AND m.month = ANY(${sql.param(months)}::date[]) AND ${periodIsCurrent('month')}`,
-  );
-  return rows.map((row) => row.month);
+  const rows = await queryRows<{ first: string }>(db, currentSealed('month', siteId, months));
+  return rows.map((row) => row.first);
 }
 
 /**
@@ -330,23 +332,21 @@ export async function currentSealedMonths(db: Database, siteId: string, months: 
  */
 async function sealedPeriods(db: Database, plan: QueryPlan, window: DayWindow): Promise<SealedPeriods> {
   const whole = wholePeriods(plan, window);
-  if (whole.months.length === 0 && whole.weeks.length === 0) return NO_PERIODS;
-  const rows = await queryRows<{ kind: 'week' | 'month'; first: string }>(
+  const asked = KINDS.filter((kind) => whole[kind].length > 0);
+  if (asked.length === 0) return NO_PERIODS;
+  const rows = await queryRows<{ kind: PeriodKind; first: string }>(
     db,
-    sql`SELECT 'month' AS kind, m.month::text AS first FROM site_monthly_rollups m
-        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
-          AND m.month = ANY(${sql.param(whole.months)}::date[]) AND ${periodIsCurrent('month')}
-        UNION ALL
-        SELECT 'week', m.week::text FROM site_weekly_rollups m
-        WHERE m.site_id = ${plan.siteId} AND m.dimension = '' AND m.value = ''
-          AND m.week = ANY(${sql.param(whole.weeks)}::date[]) AND ${periodIsCurrent('week')}`,
+    sql.join(
+      asked.map((kind) => currentSealed(kind, plan.siteId, whole[kind])),
+      sql` UNION ALL `,
+    ),
   );
-  const months = rows.filter((row) => row.kind === 'month').map((row) => row.first);
-  const inSealedMonth = (day: string) => months.includes(`${day.slice(0, 8)}01`);
-  const weeks = rows
+  const month = rows.filter((row) => row.kind === 'month').map((row) => row.first);
+  const inSealedMonth = (day: string) => month.includes(`${day.slice(0, 8)}01`);
+  const week = rows
     .filter((row) => row.kind === 'week' && !inSealedMonth(row.first) && !inSealedMonth(addDays(row.first, 6)))
     .map((row) => row.first);
-  return { months, weeks };
+  return { month, week };
 }
 
 /**
@@ -356,11 +356,10 @@ async function sealedPeriods(db: Database, plan: QueryPlan, window: DayWindow): 
  * estimated for a period.
  */
 function rollupFrom(plan: QueryPlan, dimension: string, sealed: SealedPeriods, window: DayWindow): SQL {
-  if (sealed.months.length === 0 && sealed.weeks.length === 0) return sql`site_daily_rollups r`;
-  const periods = [
-    ...sealed.months.map((first) => ({ first, next: addMonths(first, 1) })),
-    ...sealed.weeks.map((first) => ({ first, next: addDays(first, 7) })),
-  ].sort((a, b) => (a.first < b.first ? -1 : 1));
+  if (sealed.month.length === 0 && sealed.week.length === 0) return sql`site_daily_rollups r`;
+  const periods = KINDS.flatMap((kind) =>
+    sealed[kind].map((first) => ({ first, next: PERIODS[kind].next(first) })),
+  ).sort((a, b) => (a.first < b.first ? -1 : 1));
   // The window's days outside the sealed periods, as ranges, so the index reads no day twice.
   const gaps: SQL[] = [];
   let day = window.from;
@@ -374,8 +373,8 @@ function rollupFrom(plan: QueryPlan, dimension: string, sealed: SealedPeriods, w
         FROM site_daily_rollups
         WHERE site_id = ${plan.siteId} AND dimension = ${dimension} AND ${gaps.length === 0 ? sql`false` : sql`(${sql.join(gaps, sql` OR `)})`}`,
   ];
-  for (const kind of ['month', 'week'] as const) {
-    const firsts = kind === 'month' ? sealed.months : sealed.weeks;
+  for (const kind of KINDS) {
+    const firsts = sealed[kind];
     if (firsts.length === 0) continue;
     const { table, column } = PERIODS[kind];
     parts.push(
