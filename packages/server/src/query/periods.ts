@@ -74,14 +74,19 @@ export async function sealPeriod(db: Database, siteId: string, kind: PeriodKind,
         const chunk = rows.slice(i, i + 1_000);
         const chunkUnions = chunk.map((row) => unions.get(`${row.dimension}\u0000${row.value}`) as VisitorUnion);
         const sketches = chunkUnions.map((union) => union.serialize());
+        // Sketches travel as base64 text, decoded by PostgreSQL, as the day seals send them: PGlite takes no
+        // `bytea[]` parameter of strings.
         await tx.execute(sql`
           INSERT INTO ${sql.identifier(table)} (site_id, ${sql.identifier(column)}, dimension, value, events, pageviews, visits, bounces, duration_s, visitors_sketch, visitors_estimate)
-          SELECT ${siteId}, ${first}::date, * FROM unnest(
+          SELECT ${siteId}, ${first}::date, u.dimension, u.value, u.events, u.pageviews, u.visits, u.bounces, u.duration_s,
+                 decode(u.sketch, 'base64'), u.estimate
+          FROM unnest(
             ${sql.param(chunk.map((row) => row.dimension))}::text[], ${sql.param(chunk.map((row) => row.value))}::text[],
             ${sql.param(chunk.map((row) => row.events))}::bigint[], ${sql.param(chunk.map((row) => row.pageviews))}::bigint[],
             ${sql.param(chunk.map((row) => row.visits))}::bigint[], ${sql.param(chunk.map((row) => row.bounces))}::bigint[],
-            ${sql.param(chunk.map((row) => row.duration_s))}::bigint[], ${sql.param(sketches.map((s) => `\\x${s.toString('hex')}`))}::bytea[],
-            ${sql.param(chunkUnions.map((union) => union.estimate()))}::bigint[])`);
+            ${sql.param(chunk.map((row) => row.duration_s))}::bigint[], ${sql.param(sketches.map((s) => s.toString('base64')))}::text[],
+            ${sql.param(chunkUnions.map((union) => union.estimate()))}::bigint[]
+          ) AS u(dimension, value, events, pageviews, visits, bounces, duration_s, sketch, estimate)`);
       }
       return rows.length;
     },

@@ -191,13 +191,20 @@ export function startSealing({
     } catch (error) {
       logger.warn({ err: error }, 'sealing days failed; retrying at the next interval');
     }
-    try {
-      // Then whole settled weeks and months, merged from their sealed days (`query/periods.ts`).
-      await sealPendingPeriods(db, 'week', { lateEventHours: rules.lateEventHours });
-      await sealPendingPeriods(db, 'month', { lateEventHours: rules.lateEventHours });
-      await sealPendingPairMonths(db, { lateEventHours: rules.lateEventHours });
-    } catch (error) {
-      logger.warn({ err: error }, 'sealing weeks and months failed; retrying at the next interval');
+    // Then whole settled weeks and months, merged from their sealed days (`query/periods.ts`), each on its own:
+    // one that fails leaves the others to run.
+    const late = { lateEventHours: rules.lateEventHours };
+    const periods: [string, () => Promise<number>][] = [
+      ['weeks', () => sealPendingPeriods(db, 'week', late)],
+      ['months', () => sealPendingPeriods(db, 'month', late)],
+      ['pair months', () => sealPendingPairMonths(db, late)],
+    ];
+    for (const [what, seal] of periods) {
+      try {
+        await seal();
+      } catch (error) {
+        logger.warn({ err: error }, `sealing ${what} failed; retrying at the next interval`);
+      }
     }
   };
   return startPeriodic(run, intervalMs);
