@@ -89,9 +89,10 @@ describe('a poison event among innocent ones', () => {
       'select event_id, sql_state from parked_events where event_id = any($1) order by sql_state',
       [[nul.eventId, 'not-a-uuid']],
     );
+    // A NUL byte is not valid text in PostgreSQL (22021); an id that is no UUID is bad input syntax (22P02).
     expect(parked).toEqual([
+      { event_id: nul.eventId, sql_state: '22021' },
       { event_id: 'not-a-uuid', sql_state: '22P02' },
-      { event_id: nul.eventId, sql_state: '22P05' },
     ]);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
 import type { QueuedEvent } from '../queue/types.js';
-import { foldBatch } from './fold-batch.js';
+import { arrayLiteral, foldBatch } from './fold-batch.js';
 
 let n = 0;
 function event(overrides: Partial<QueuedEvent> = {}): QueuedEvent {
@@ -134,7 +134,69 @@ describe('foldBatch', () => {
     ]);
   });
 
+  it('stores values exactly that array literals would read otherwise: quotes, backslashes, braces, commas, NULL', async () => {
+    const tricky = event({
+      path: '/a"b\\c,{d}',
+      userId: 'NULL',
+      referrer: '"',
+      utmCampaign: '\\',
+      city: 'São Paulo, "SP"',
+      props: { 'k"ey': 'va\\lue,{}' },
+    });
+    // The second event has none of those fields: its columns stay NULL, not the first event's values.
+    const plain = event({ visitorId: 'dddddddd-0000-4000-8000-000000000001' });
+    await foldBatch(database.db, [tricky, plain]);
+    expect(
+      await rows('select path, user_id, referrer, utm_campaign, city, props from raw_events order by event_id'),
+    ).toEqual([
+      {
+        path: tricky.path,
+        user_id: 'NULL',
+        referrer: '"',
+        utm_campaign: '\\',
+        city: 'São Paulo, "SP"',
+        props: { 'k"ey': 'va\\lue,{}' },
+      },
+      { path: '/', user_id: null, referrer: null, utm_campaign: null, city: null, props: null },
+    ]);
+  });
+
+  it('compares index keys byte by byte, whatever the database locale', async () => {
+    const keys = await queryRows<{ collname: string }>(
+      database.db,
+      sql.raw(`
+      select c.relname as table_name, a.attname as column_name, l.collname
+      from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_collation l on l.oid = a.attcollation
+      where c.relname in ('raw_events', 'visits', 'site_daily_rollups', 'site_daily_unique_users')
+        and a.attname in ('site_id', 'visitor_id', 'path', 'dimension', 'value')
+      order by 1, 2`),
+    );
+    expect(keys.length).toBe(10);
+    expect(keys.filter((key) => key.collname !== 'C')).toEqual([]);
+  });
+
   it('does nothing for an empty batch', async () => {
     expect(await foldBatch(database.db, [])).toEqual({ inserted: 0, duplicates: 0 });
+  });
+});
+
+describe('arrayLiteral', () => {
+  const events = (values: unknown[]) => values.map((path) => ({ path }) as unknown as QueuedEvent);
+
+  it('quotes every value and escapes only quotes and backslashes', () => {
+    expect(arrayLiteral(events(['/a', 'a"b', 'c\\d', 'NULL', '{,}']), 'path')).toBe(
+      '{"/a","a\\"b","c\\\\d","NULL","{,}"}',
+    );
+  });
+
+  it('sends what is no string as its JSON text, and json columns always as JSON', () => {
+    expect(arrayLiteral(events([7, true, { a: 1 }]), 'path')).toBe('{"7","true","{\\"a\\":1}"}');
+    expect(arrayLiteral(events(['x']), 'path', { json: true })).toBe('{"\\"x\\""}');
+  });
+
+  it('answers null for a column no event has, unless asked to keep it', () => {
+    expect(arrayLiteral(events([undefined, null]), 'path')).toBeNull();
+    expect(arrayLiteral(events([undefined, 'x']), 'path')).toBe('{NULL,"x"}');
+    expect(arrayLiteral(events([undefined]), 'path', { keepEmpty: true })).toBe('{NULL}');
   });
 });

@@ -1,16 +1,17 @@
 /** Every accepted event, once: the primary key is the idempotency key. */
 import { sql } from 'drizzle-orm';
 import { date, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const rawEvents = pgTable(
   'raw_events',
   {
     eventId: uuid('event_id').primaryKey().notNull(),
-    siteId: text('site_id').notNull(),
-    eventType: text('event_type').notNull(),
-    path: text('path').notNull(),
+    siteId: keyText('site_id').notNull(),
+    eventType: keyText('event_type').notNull(),
+    path: keyText('path').notNull(),
     userId: text('user_id'),
-    visitorId: text('visitor_id'),
+    visitorId: keyText('visitor_id'),
     eventTs: timestamp('event_ts', { withTimezone: true }).notNull(),
     ingestionTs: timestamp('ingestion_ts', { withTimezone: true }).defaultNow().notNull(),
     eventDate: date('event_date').generatedAlwaysAs(sql`(event_ts AT TIME ZONE 'UTC')::date`).notNull(),

@@ -1,10 +1,11 @@
 /** One row per site and UTC day: every event counted, every visitor once. */
-import { bigint, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, date, pgTable, primaryKey } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const siteDailyAggregates = pgTable(
   'site_daily_aggregates',
   {
-    siteId: text('site_id').notNull(),
+    siteId: keyText('site_id').notNull(),
     date: date('date').notNull(),
     totalViews: bigint('total_views', { mode: 'number' }).notNull().default(0),
     uniqueUsers: bigint('unique_users', { mode: 'number' }).notNull().default(0),

@@ -1,13 +1,14 @@
 /** The visitor ledger per event type: who did `eventType` on a site that UTC day. */
-import { date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { date, pgTable, primaryKey } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const siteDailyEventVisitors = pgTable(
   'site_daily_event_visitors',
   {
-    siteId: text('site_id').notNull(),
+    siteId: keyText('site_id').notNull(),
     date: date('date').notNull(),
-    eventType: text('event_type').notNull(),
-    visitorId: text('visitor_id').notNull(),
+    eventType: keyText('event_type').notNull(),
+    visitorId: keyText('visitor_id').notNull(),
   },
   (table) => [primaryKey({ columns: [table.siteId, table.date, table.eventType, table.visitorId] })],
 );

@@ -6,14 +6,15 @@
  * cheap. The table is created with `fillfactor = 70` (migration 0002) so that
  * counter updates stay on their page.
  */
-import { bigint, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, date, pgTable, primaryKey } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const siteDailyPathCounts = pgTable(
   'site_daily_path_counts',
   {
-    siteId: text('site_id').notNull(),
+    siteId: keyText('site_id').notNull(),
     date: date('date').notNull(),
-    path: text('path').notNull(),
+    path: keyText('path').notNull(),
     views: bigint('views', { mode: 'number' }).notNull().default(0),
   },
   (table) => [primaryKey({ columns: [table.siteId, table.date, table.path] })],

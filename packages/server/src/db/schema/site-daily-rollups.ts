@@ -8,7 +8,8 @@
  * `visitors_sketch` (a HyperLogLog, `query/sketches.ts`) and `visitors_sum`
  * are filled when the day is sealed (`worker/sketches.ts`).
  */
-import { bigint, customType, date, index, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, customType, date, index, pgTable, primaryKey } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
 
@@ -24,10 +25,10 @@ export const rollupCounters = () => ({
 export const siteDailyRollups = pgTable(
   'site_daily_rollups',
   {
-    siteId: text('site_id').notNull(),
+    siteId: keyText('site_id').notNull(),
     date: date('date').notNull(),
-    dimension: text('dimension').notNull(),
-    value: text('value').notNull(),
+    dimension: keyText('dimension').notNull(),
+    value: keyText('value').notNull(),
     ...rollupCounters(),
     visitorsSum: bigint('visitors_sum', { mode: 'number' }),
     visitorsSketch: bytea('visitors_sketch'),

@@ -4,12 +4,13 @@
  * the day's event count at sealing, so a later (late) event shows the seal is
  * stale and the day is sealed again.
  */
-import { bigint, date, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, date, pgTable, primaryKey, timestamp } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const siteDaySeals = pgTable(
   'site_day_seals',
   {
-    siteId: text('site_id').notNull(),
+    siteId: keyText('site_id').notNull(),
     date: date('date').notNull(),
     events: bigint('events', { mode: 'number' }).notNull(),
     sealedAt: timestamp('sealed_at', { withTimezone: true }).notNull().defaultNow(),

@@ -14,13 +14,14 @@
  * day could not be paired).
  */
 import { bigint, date, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 import { bytea } from './site-daily-rollups.js';
 
 const pairColumns = () => ({
-  siteId: text('site_id').notNull(),
-  filterDimension: text('filter_dimension').notNull(),
-  filterValue: text('filter_value').notNull(),
-  dimension: text('dimension').notNull(),
+  siteId: keyText('site_id').notNull(),
+  filterDimension: keyText('filter_dimension').notNull(),
+  filterValue: keyText('filter_value').notNull(),
+  dimension: keyText('dimension').notNull(),
   values: text('values').array().notNull(),
   events: bigint('events', { mode: 'number' }).array().notNull(),
   pageviews: bigint('pageviews', { mode: 'number' }).array().notNull(),

@@ -8,14 +8,15 @@
  * Weeks are ISO weeks (Monday to Sunday), months calendar months, both of
  * site-local days.
  */
-import { bigint, date, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { bigint, date, pgTable, primaryKey } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 import { bytea, rollupCounters } from './site-daily-rollups.js';
 
 /** The columns of a sealed period's row beside the one naming the period. */
 const sealedColumns = () => ({
-  siteId: text('site_id').notNull(),
-  dimension: text('dimension').notNull(),
-  value: text('value').notNull(),
+  siteId: keyText('site_id').notNull(),
+  dimension: keyText('dimension').notNull(),
+  value: keyText('value').notNull(),
   ...rollupCounters(),
   visitorsSketch: bytea('visitors_sketch').notNull(),
   /**

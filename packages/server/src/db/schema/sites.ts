@@ -6,9 +6,10 @@
  */
 import { sql } from 'drizzle-orm';
 import { boolean, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const sites = pgTable('sites', {
-  siteId: text('site_id').primaryKey(),
+  siteId: keyText('site_id').primaryKey(),
   timeZone: text('time_zone').notNull().default('UTC'),
   public: boolean('public').notNull().default(false),
   allowedHostnames: text('allowed_hostnames').array(),

@@ -6,12 +6,13 @@
  * its last page view; `date` is the site-local day it started on.
  */
 import { date, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { keyText } from './key-text.js';
 
 export const visits = pgTable(
   'visits',
   {
-    siteId: text('site_id').notNull(),
-    visitorId: text('visitor_id').notNull(),
+    siteId: keyText('site_id').notNull(),
+    visitorId: keyText('visitor_id').notNull(),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
     endedAt: timestamp('ended_at', { withTimezone: true }).notNull(),
     date: date('date').notNull(),
