@@ -40,7 +40,9 @@ function procs() {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const t = Number(f[11]) + Number(f[12]);
-      if (cmd.includes('postgres')) out.pg += t;
+      // A backend that exits mid-drain (a pool closing an idle client) takes its time out of the sum: the
+      // postmaster's children's time (cutime, cstime) holds it from then on.
+      if (cmd.includes('postgres')) out.pg += t + Number(f[13]) + Number(f[14]);
       else if (cmd.includes('redis-server')) out.redis += t;
       else if (cmd.includes('main.js')) out.server += t;
       else out.other += t;
