@@ -3,8 +3,8 @@
  * For each round and each server build given (default: this checkout's
  * `packages/server/dist/main.js`, `ROLE=all`), queues `backlog` events with
  * the worker paused, then times the drain, and reports the machine's CPU
- * (`/proc/stat`: busy, idle, steal) and the CPU time each kind of process
- * spent per event (PostgreSQL, the server, Redis, the rest) read from `/proc`.
+ * (`/proc/stat`: busy, idle, steal), the folding process's peak resident memory,
+ * and the CPU time each kind of process spent per event (PostgreSQL, the server, Redis, the rest) read from `/proc`.
  * Builds take turns round by round, as this machine's speed drifts by tens of
  * percent within minutes. `SPLIT=1` runs the worker as its own process
  * (`ROLE=worker`, with `SERVER_FLAGS`, e.g. `--cpu-prof`); `UNIX=1` connects
@@ -49,6 +49,14 @@ function procs() {
     } catch {}
   }
   return out;
+}
+/** A process's resident memory, MB. */
+function rssMb(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }
 function runLoad(options) {
   const child = spawn(process.execPath, [join(root, 'bench/load.mjs'), JSON.stringify({ date: today, ...options })], {
@@ -124,7 +132,11 @@ for (let round = 0; round < rounds; round++) {
     const p0 = procs();
     const t0 = performance.now();
     await r.queue.resume();
-    while ((await backlogOf(r.queue)) > 0) await sleep(20);
+    let peakRss = 0;
+    while ((await backlogOf(r.queue)) > 0) {
+      peakRss = Math.max(peakRss, rssMb(r.worker?.pid ?? r.server.pid));
+      await sleep(20);
+    }
     const seconds = (performance.now() - t0) / 1000;
     const s1 = procStat();
     const p1 = procs();
@@ -134,7 +146,7 @@ for (let round = 0; round < rounds; round++) {
     const per = (x) => ((x / 100 / n) * 1e6).toFixed(1);
     r.rates.push(n / seconds);
     console.log(
-      `${r.main.split('/').slice(-4).join('/')} round ${round}: ${Math.round(n / seconds)} ev/s (${n} in ${seconds.toFixed(1)} s) machine busy ${pct(s1.busy - s0.busy)}% idle ${pct(s1.idle - s0.idle)}% steal ${pct(s1.steal - s0.steal)}% | µs/event pg ${per(p1.pg - p0.pg)} server ${per(p1.server - p0.server)} redis ${per(p1.redis - p0.redis)} other ${per(p1.other - p0.other)}`,
+      `${r.main.split('/').slice(-4).join('/')} round ${round}: ${Math.round(n / seconds)} ev/s (${n} in ${seconds.toFixed(1)} s) machine busy ${pct(s1.busy - s0.busy)}% idle ${pct(s1.idle - s0.idle)}% steal ${pct(s1.steal - s0.steal)}% | peak RSS ${Math.round(peakRss)} MB | µs/event pg ${per(p1.pg - p0.pg)} server ${per(p1.server - p0.server)} redis ${per(p1.redis - p0.redis)} other ${per(p1.other - p0.other)}`,
     );
   }
 }
