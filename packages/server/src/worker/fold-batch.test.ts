@@ -134,12 +134,15 @@ describe('foldBatch', () => {
     ]);
   });
 
-  it('stores values exactly that array literals would read otherwise: quotes, backslashes, braces, commas, NULL', async () => {
+  it('stores values exactly that array literals would read otherwise: quotes, backslashes, braces, commas, white space, empty, NULL', async () => {
     const tricky = event({
       path: '/a"b\\c,{d}',
       userId: 'NULL',
       referrer: '"',
       utmCampaign: '\\',
+      utmTerm: ' padded ',
+      utmContent: '',
+      language: 'null',
       city: 'São Paulo, "SP"',
       props: { 'k"ey': 'va\\lue,{}' },
     });
@@ -147,17 +150,32 @@ describe('foldBatch', () => {
     const plain = event({ visitorId: 'dddddddd-0000-4000-8000-000000000001' });
     await foldBatch(database.db, [tricky, plain]);
     expect(
-      await rows('select path, user_id, referrer, utm_campaign, city, props from raw_events order by event_id'),
+      await rows(
+        'select path, user_id, referrer, utm_campaign, utm_term, utm_content, language, city, props from raw_events order by event_id',
+      ),
     ).toEqual([
       {
         path: tricky.path,
         user_id: 'NULL',
         referrer: '"',
         utm_campaign: '\\',
+        utm_term: ' padded ',
+        utm_content: '',
+        language: 'null',
         city: 'São Paulo, "SP"',
         props: { 'k"ey': 'va\\lue,{}' },
       },
-      { path: '/', user_id: null, referrer: null, utm_campaign: null, city: null, props: null },
+      {
+        path: '/',
+        user_id: null,
+        referrer: null,
+        utm_campaign: null,
+        utm_term: null,
+        utm_content: null,
+        language: null,
+        city: null,
+        props: null,
+      },
     ]);
   });
 
