@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { rssMb } from './proc.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 3);
@@ -49,14 +50,6 @@ function procs() {
     } catch {}
   }
   return out;
-}
-/** A process's resident memory, MB. */
-function rssMb(pid) {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 function runLoad(options) {
   const child = spawn(process.execPath, [join(root, 'bench/load.mjs'), JSON.stringify({ date: today, ...options })], {

@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { rssMb } from './proc.mjs';
 import { printQueryTable, runQueryBench } from './query.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,15 +76,6 @@ async function runLoad(options) {
   if (code !== 0) throw new Error(`load generator failed: ${child.lastStderr()}`);
   const result = JSON.parse(stdout.trim().split('\n').pop());
   return { ...result, rps: result.requests / result.seconds };
-}
-
-function rssMb(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 
 async function waitForHttp(url, timeoutMs = 60_000) {

@@ -193,6 +193,13 @@ const RAW_COLUMNS = [
   ['city', 'text', 'city'],
 ] as const satisfies readonly (readonly [string, string, keyof QueuedEvent])[];
 
+/** The input's column names, the raw_events columns they fill, and what fills each: derived once from `RAW_COLUMNS`. */
+const INPUT_NAMES = RAW_COLUMNS.map(([column]) => column).join(', ');
+const STORED_COLUMNS = RAW_COLUMNS.map(([column]) => (column === 'received_ms' ? 'ingestion_ts' : column)).join(', ');
+const STORED_VALUES = RAW_COLUMNS.map(([column]) =>
+  column === 'received_ms' ? 'to_timestamp(received_ms / 1000.0)' : column,
+).join(', ');
+
 const NEEDS_ESCAPE = /["\\]/;
 const ESCAPED = /["\\]/g;
 
@@ -237,22 +244,17 @@ async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Pr
     ),
     sql`, `,
   );
-  const names = sql.raw(RAW_COLUMNS.map(([column]) => column).join(', '));
-  const stored = RAW_COLUMNS.map(([column]) => (column === 'received_ms' ? 'ingestion_ts' : column)).join(', ');
-  const selected = RAW_COLUMNS.map(([column]) =>
-    column === 'received_ms' ? 'to_timestamp(received_ms / 1000.0)' : column,
-  ).join(', ');
   const rows = await queryPrepared<{ row_tid: string }>(
     tx,
     sql`
-    WITH input AS (SELECT * FROM unnest(${arrays}) AS e(${names})),
+    WITH input AS (SELECT * FROM unnest(${arrays}) AS e(${sql.raw(INPUT_NAMES)})),
     new_sites AS (
       INSERT INTO ${sites} (site_id)
       SELECT DISTINCT site_id COLLATE "C" FROM input ORDER BY 1
       ON CONFLICT (site_id) DO NOTHING
     )
-    INSERT INTO ${rawEvents} (${sql.raw(stored)})
-    SELECT ${sql.raw(selected)} FROM input ORDER BY event_id
+    INSERT INTO ${rawEvents} (${sql.raw(STORED_COLUMNS)})
+    SELECT ${sql.raw(STORED_VALUES)} FROM input ORDER BY event_id
     ON CONFLICT (event_id) DO NOTHING
     RETURNING ctid AS row_tid`,
   );
