@@ -31,16 +31,17 @@ const options = {
   batches: 3,
   warm: 8,
   seed: 2,
+  batch: 5_000,
   ...(JSON.parse(process.argv[2] ?? '{}') as {
     url: string;
     template?: string;
     batches?: number;
     warm?: number;
     seed?: number;
+    batch?: number;
     callgrind?: string;
   }),
 };
-const BATCH = 5_000;
 const VISITORS = 10_000;
 const database = (name: string) => {
   const url = new URL(options.url);
@@ -74,7 +75,7 @@ function events(seed: number, count: number): QueuedEvent[] {
 async function fold(url: string, batches: number, seed: number) {
   const handle = connectPostgres(url, 1);
   for (let i = 0; i < batches; i++) {
-    await foldBatch(handle.db, events(seed * 1_000 + i, BATCH), undefined, { partitionMinEvents: Infinity });
+    await foldBatch(handle.db, events(seed * 1_000 + i, 5_000), undefined, { partitionMinEvents: Infinity });
   }
   return handle;
 }
@@ -101,9 +102,11 @@ try {
   const pid = Number(rows[0]?.pid);
   const before = cpuTicks(pid);
   for (let i = 0; i < options.batches; i++) {
-    await foldBatch(handle.db, events(options.seed * 1_000 + i, BATCH), undefined, { partitionMinEvents: Infinity });
+    await foldBatch(handle.db, events(options.seed * 1_000 + i, options.batch), undefined, {
+      partitionMinEvents: Infinity,
+    });
   }
-  const folded = options.batches * BATCH;
+  const folded = options.batches * options.batch;
   const line: Record<string, string> = {
     events: String(folded),
     'PostgreSQL CPU µs/event': (((cpuTicks(pid) - before) * 10_000) / folded).toFixed(1),

@@ -132,6 +132,19 @@ function referenceRollups(events: QueuedEvent[], visits: Visit[]): Map<string, R
   return rollups;
 }
 
+/** Who was on each site-local day (late events too), and with which event types. */
+function referenceLedgers(events: QueuedEvent[]) {
+  const days = new Map<string, Set<string>>();
+  const types = new Set<string>();
+  for (const event of events) {
+    const day = `${event.siteId}|${localDate(Date.parse(event.timestamp), event.siteId === 'ny' ? SITES.ny : SITES.utc)}`;
+    days.set(day, (days.get(day) ?? new Set()).add(event.visitorId as string));
+    types.add(`${day}|${event.eventType}|${event.visitorId}`);
+  }
+  const dayVisitors = [...days].flatMap(([day, visitors]) => [...visitors].map((visitor) => `${day}|${visitor}`));
+  return { days, dayVisitors, typeVisitors: [...types] };
+}
+
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
 /** Gaps (minutes) between a visitor's consecutive events, clustered around the timeout. */
@@ -285,13 +298,24 @@ describe('visits are exactly those of in-order delivery (property)', () => {
           }
           expect(Object.fromEntries(stored)).toEqual(Object.fromEntries(referenceRollups(events, expectedVisits)));
 
-          // Part one's totals follow the site-local day too.
-          const totals = await query<{ site_id: string; date: string; total_views: number }>(
-            'SELECT site_id, date::text AS date, total_views::int FROM site_daily_aggregates',
+          // Part one's totals and the day's visitor ledgers follow the site-local day too.
+          const ledgers = referenceLedgers(events);
+          const totals = await query<{ site_id: string; date: string; total_views: number; unique_users: number }>(
+            'SELECT site_id, date::text AS date, total_views::int, unique_users::int FROM site_daily_aggregates',
           );
           for (const row of totals) {
             expect(row.total_views).toBe(stored.get(`${row.site_id}|${row.date}||`)?.events);
+            expect(row.unique_users).toBe(ledgers.days.get(`${row.site_id}|${row.date}`)?.size);
           }
+          expect(totals).toHaveLength(ledgers.days.size);
+          const dayVisitors = await query<{ key: string }>(
+            "SELECT site_id || '|' || date || '|' || visitor_id AS key FROM site_daily_unique_users",
+          );
+          expect(dayVisitors.map((row) => row.key).sort()).toEqual(ledgers.dayVisitors.sort());
+          const typeVisitors = await query<{ key: string }>(
+            "SELECT site_id || '|' || date || '|' || event_type || '|' || visitor_id AS key FROM site_daily_event_visitors",
+          );
+          expect(typeVisitors.map((row) => row.key).sort()).toEqual(ledgers.typeVisitors.sort());
         },
       ),
       { numRuns: 60, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 1_000_000) },

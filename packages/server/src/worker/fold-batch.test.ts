@@ -31,7 +31,7 @@ describe('foldBatch', () => {
   });
   beforeEach(async () => {
     await database.db.execute(
-      'truncate raw_events, site_daily_aggregates, site_daily_path_counts, site_daily_unique_users, site_daily_event_counts, site_daily_event_visitors',
+      'truncate raw_events, site_daily_aggregates, site_daily_path_counts, site_daily_unique_users, site_daily_event_counts, site_daily_event_visitors, visits, site_daily_rollups',
     );
   });
   afterAll(async () => {
@@ -114,6 +114,31 @@ describe('foldBatch', () => {
     ]);
   });
 
+
+  it('puts a visit that crosses midnight on both days, whichever days its stored part already covers', async () => {
+    // One visit, an event a batch: page view late on the 14th, a click after midnight, page views on the 15th.
+    // The fold learns "already on this day" from the stored visit: the day of its first and last events, and
+    // of its last page view for page_view visitors; anything else is looked up.
+    const visitor = 'dddddddd-0000-4000-8000-000000000001';
+    const at = (timestamp: string, eventType = 'page_view') =>
+      event({ visitorId: visitor, timestamp, receivedAt: Date.parse(timestamp) + 1_000, eventType });
+    await foldBatch(database.db, [at('2024-11-14T23:50:00Z')]);
+    await foldBatch(database.db, [at('2024-11-15T00:05:00Z', 'click')]);
+    await foldBatch(database.db, [at('2024-11-15T00:10:00Z')]);
+    await foldBatch(database.db, [at('2024-11-15T00:20:00Z')]);
+    expect(await rows('select count(*)::int as visits, max(events)::int as events from visits')).toEqual([
+      { visits: 1, events: 4 },
+    ]);
+    expect(
+      await rows('select date::text, total_views::int, unique_users::int from site_daily_aggregates order by date'),
+    ).toEqual([
+      { date: '2024-11-14', total_views: 1, unique_users: 1 },
+      { date: '2024-11-15', total_views: 3, unique_users: 1 },
+    ]);
+    expect(await rows("select date::text || ' ' || event_type as day from site_daily_event_visitors order by 1")).toEqual(
+      [{ day: '2024-11-14 page_view' }, { day: '2024-11-15 click' }, { day: '2024-11-15 page_view' }],
+    );
+  });
   it('keeps per-event-type counts and visitors', async () => {
     await foldBatch(database.db, [
       event({ eventType: 'signup', path: '/join' }),
