@@ -116,9 +116,9 @@ export function visitCtes(rules: VisitRules): SQL {
                v.pageviews AS o_pageviews, v.entry_page AS o_entry_page, v.exit_page AS o_exit_page,
                v.first_event_id AS o_first_event_id, v.exit_at AS o_exit_at, v.exit_event_id AS o_exit_event_id,
                ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `v.${column} AS o_${column}`).join(', '))},
-               count(*) OVER () AS o_n, row_number() OVER () AS o_k
+               v.tid AS o_tid, count(*) OVER () AS o_n, row_number() OVER () AS o_k
         FROM (
-          SELECT * FROM visits v
+          SELECT *, ctid AS tid FROM visits v
           WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id
             AND v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
           LIMIT 2) v
@@ -143,7 +143,7 @@ export function visitCtes(rules: VisitRules): SQL {
     ),
     -- The simple case, row by row: the event extends its visit, starts it earlier, or is a visit alone.
     single AS (
-      SELECT n.*, t.o_started_at, t.o_ended_at, t.o_date, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
+      SELECT n.*, t.o_tid, t.o_started_at, t.o_ended_at, t.o_date, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
              t.o_first_event_id, t.o_exit_at, t.o_exit_event_id,
              ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `t.o_${column}`).join(', '))},
              (t.o_started_at IS NULL OR (n.event_ts, n.event_id) < (t.o_started_at, t.o_first_event_id)) AS is_first,
@@ -163,7 +163,8 @@ export function visitCtes(rules: VisitRules): SQL {
              CASE WHEN s.is_first THEN s.event_id ELSE s.o_first_event_id END AS first_event_id,
              CASE WHEN s.is_exit THEN s.event_ts ELSE s.o_exit_at END AS exit_at,
              CASE WHEN s.is_exit THEN s.event_id ELSE s.o_exit_event_id END AS exit_event_id,
-             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `CASE WHEN s.is_first THEN s.${column} ELSE s.o_${column} END AS ${column}`).join(', '))}
+             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `CASE WHEN s.is_first THEN s.${column} ELSE s.o_${column} END AS ${column}`).join(', '))},
+             s.o_tid AS tid, x.started_at = s.o_started_at IS TRUE AS in_place
       FROM single s
       CROSS JOIN LATERAL (SELECT CASE WHEN s.is_first THEN s.event_ts ELSE s.o_started_at END AS started_at) x
       LEFT JOIN sites z ON z.site_id = s.site_id
@@ -232,7 +233,8 @@ export function visitCtes(rules: VisitRules): SQL {
       SELECT s.site_id, s.visitor_id, s.started_at, s.ended_at,
              (s.started_at AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS date,
              s.events, s.pageviews, f.entry AS entry_page, x.exit AS exit_page,
-             f.tb AS first_event_id, x.exit_ts AS exit_at, x.exit_tb AS exit_event_id, ${sql.raw(columns('f.'))}
+             f.tb AS first_event_id, x.exit_ts AS exit_at, x.exit_tb AS exit_event_id, ${sql.raw(columns('f.'))},
+             NULL::tid, false
       FROM sums s JOIN firsts f USING (site_id, visitor_id, island)
       LEFT JOIN exits x USING (site_id, visitor_id, island)
       LEFT JOIN sites z ON z.site_id = s.site_id
@@ -254,12 +256,20 @@ export function visitCtes(rules: VisitRules): SQL {
                                exit_page, first_event_id, exit_at, exit_event_id, ${first})
       SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
              exit_page, first_event_id, exit_at, exit_event_id, ${first}
-      FROM computed
+      FROM computed WHERE NOT in_place
       ON CONFLICT (site_id, visitor_id, started_at) DO UPDATE SET
         ended_at = excluded.ended_at, date = excluded.date, events = excluded.events,
         pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
         first_event_id = excluded.first_event_id, exit_at = excluded.exit_at, exit_event_id = excluded.exit_event_id,
         ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', '))}
+    ),
+    -- A simple visitor's visit that keeps its start (the common case: a visit goes on) is updated where the
+    -- probe found it: no unique-index lookup for the key, no row lock before the update as an upsert takes.
+    extended AS (
+      UPDATE visits v SET ended_at = c.ended_at, date = c.date, events = c.events, pageviews = c.pageviews,
+        entry_page = c.entry_page, exit_page = c.exit_page, first_event_id = c.first_event_id, exit_at = c.exit_at,
+        exit_event_id = c.exit_event_id, ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = c.${column}`).join(', '))}
+      FROM computed c WHERE c.in_place AND v.ctid = c.tid
     ),
     signed AS (
       SELECT site_id, date, entry_page, exit_page, ${first}, 1 AS visits, events, pageviews,
