@@ -115,16 +115,15 @@ async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
     await useFoldSettings(tx);
-    const rows = await insertRawEvents(tx, events);
-    if (rows.length > 0) {
+    const { inserted, tids } = await insertRawEvents(tx, events);
+    if (inserted > 0) {
       // The rows' own addresses (nothing else writes them before this transaction ends), so reading them
       // back is a TID scan rather than an index probe each. An array, not JSON: PostgreSQL then plans
       // for this many rows rather than a default guess.
-      const inserted = sql`r.ctid = ANY(${sql.param(rows)}::tid[])`;
       await lockVisitorParts(tx, [...locks.values()]);
-      await foldNewEvents(tx, inserted, rules);
+      await foldNewEvents(tx, sql`r.ctid = ANY(${tids}::tid[])`, rules);
     }
-    return { inserted: rows.length, duplicates: events.length - rows.length };
+    return { inserted, duplicates: events.length - inserted };
   });
 }
 
@@ -232,8 +231,14 @@ export function arrayLiteral(
   return present ? `{${parts.join(',')}}` : null;
 }
 
-/** Step 1: the sites and the raw events; answers the row addresses (`ctid`) of the events this statement inserted. */
-async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Promise<string[]> {
+/**
+ * Step 1: the sites and the raw events; answers how many this statement inserted and their row addresses
+ * (`ctid`), as one `tid[]` literal that goes back as it came: one value each way, not a row an event.
+ */
+async function insertRawEvents(
+  tx: Database,
+  events: readonly QueuedEvent[],
+): Promise<{ inserted: number; tids: string | null }> {
   // The batch travels as one array per column, unnested side by side: PostgreSQL reads arrays several
   // times faster than it takes apart JSON objects (json_to_recordset builds a hash table per event), and
   // it is one value per column on the wire whatever the batch size.
@@ -244,7 +249,7 @@ async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Pr
     ),
     sql`, `,
   );
-  const rows = await queryPrepared<{ row_tid: string }>(
+  const [row] = await queryPrepared<{ inserted: number; tids: string | null }>(
     tx,
     sql`
     WITH input AS (SELECT * FROM unnest(${arrays}) AS e(${sql.raw(INPUT_NAMES)})),
@@ -252,13 +257,16 @@ async function insertRawEvents(tx: Database, events: readonly QueuedEvent[]): Pr
       INSERT INTO ${sites} (site_id)
       SELECT DISTINCT site_id COLLATE "C" FROM input ORDER BY 1
       ON CONFLICT (site_id) DO NOTHING
+    ),
+    inserted AS (
+      INSERT INTO ${rawEvents} (${sql.raw(STORED_COLUMNS)})
+      SELECT ${sql.raw(STORED_VALUES)} FROM input ORDER BY event_id
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING ctid
     )
-    INSERT INTO ${rawEvents} (${sql.raw(STORED_COLUMNS)})
-    SELECT ${sql.raw(STORED_VALUES)} FROM input ORDER BY event_id
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING ctid AS row_tid`,
+    SELECT count(*)::int AS inserted, array_agg(ctid)::text AS tids FROM inserted`,
   );
-  return rows.map((row) => row.row_tid);
+  return { inserted: row?.inserted ?? 0, tids: row?.tids ?? null };
 }
 
 /**
