@@ -4,7 +4,7 @@
  *   node --import tsx bench/fold-cost.ts '{"url":"postgres://…/postgres","template":"tally_fold_tpl","batches":3}'
  *
  * Copies `template` (made on first use: migrated, then `warm` batches folded)
- * into a scratch database, folds `batches` batches of 5,000 bench-like events
+ * into a scratch database, folds `batches` batches of `batch` (5,000) bench-like events
  * (the same events every run: ids and visitors are seeded) on one connection,
  * and prints that backend's CPU time per event, read from `/proc`. The CPU
  * time moves by tens of percent with the machine's load; instruction counts do

@@ -116,9 +116,8 @@ describe('foldBatch', () => {
 
 
   it('puts a visit that crosses midnight on both days, whichever days its stored part already covers', async () => {
-    // One visit, an event a batch: page view late on the 14th, a click after midnight, page views on the 15th.
-    // The fold learns "already on this day" from the stored visit: the day of its first and last events, and
-    // of its last page view for page_view visitors; anything else is looked up.
+    // One visit, an event a batch: a page view late on the 14th, a click after midnight, page views on the 15th.
+    // Each day's ledgers must hold the visitor, with the types seen that day, whatever the stored visit spans.
     const visitor = 'dddddddd-0000-4000-8000-000000000001';
     const at = (timestamp: string, eventType = 'page_view') =>
       event({ visitorId: visitor, timestamp, receivedAt: Date.parse(timestamp) + 1_000, eventType });

@@ -116,9 +116,9 @@ export function visitCtes(rules: VisitRules): SQL {
                v.pageviews AS o_pageviews, v.entry_page AS o_entry_page, v.exit_page AS o_exit_page,
                v.first_event_id AS o_first_event_id, v.exit_at AS o_exit_at, v.exit_event_id AS o_exit_event_id,
                ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `v.${column} AS o_${column}`).join(', '))},
-               v.tid AS o_tid, count(*) OVER () AS o_n, row_number() OVER () AS o_k
+               count(*) OVER () AS o_n, row_number() OVER () AS o_k
         FROM (
-          SELECT *, ctid AS tid FROM visits v
+          SELECT * FROM visits v
           WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id
             AND v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
           LIMIT 2) v
@@ -143,7 +143,7 @@ export function visitCtes(rules: VisitRules): SQL {
     ),
     -- The simple case, row by row: the event extends its visit, starts it earlier, or is a visit alone.
     single AS (
-      SELECT n.*, t.o_tid, t.o_started_at, t.o_ended_at, t.o_date, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
+      SELECT n.*, t.o_started_at, t.o_ended_at, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
              t.o_first_event_id, t.o_exit_at, t.o_exit_event_id,
              ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `t.o_${column}`).join(', '))},
              (t.o_started_at IS NULL OR (n.event_ts, n.event_id) < (t.o_started_at, t.o_first_event_id)) AS is_first,
@@ -163,34 +163,10 @@ export function visitCtes(rules: VisitRules): SQL {
              CASE WHEN s.is_first THEN s.event_id ELSE s.o_first_event_id END AS first_event_id,
              CASE WHEN s.is_exit THEN s.event_ts ELSE s.o_exit_at END AS exit_at,
              CASE WHEN s.is_exit THEN s.event_id ELSE s.o_exit_event_id END AS exit_event_id,
-             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `CASE WHEN s.is_first THEN s.${column} ELSE s.o_${column} END AS ${column}`).join(', '))},
-             s.o_tid AS tid, x.started_at = s.o_started_at IS TRUE AS in_place
+             ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `CASE WHEN s.is_first THEN s.${column} ELSE s.o_${column} END AS ${column}`).join(', '))}
       FROM single s
       CROSS JOIN LATERAL (SELECT CASE WHEN s.is_first THEN s.event_ts ELSE s.o_started_at END AS started_at) x
       LEFT JOIN sites z ON z.site_id = s.site_id
-    ),
-    -- Every new event once, for the day's visitor ledgers, and whether its stored visit shows the visitor
-    -- there already: a stored visit's events were folded with it, so the days of its first and last events
-    -- hold the visitor, and the day of its last page view a page_view visitor. An event on such a day needs
-    -- no index probe to learn that it adds nobody, the common case of a visit that goes on. Only simple
-    -- visitors carry their stored visit here; the others' events are read again by address, and events
-    -- outside visits (late, or without a visitor) come from \`fresh\`.
-    ledger (site_id, local_date, event_type, visitor_id, user_id, day_seen, type_seen) AS (
-      SELECT s.site_id, x.local_date, s.event_type, s.visitor_id, s.user_id,
-             (x.local_date = s.o_date OR x.local_date = (s.o_ended_at AT TIME ZONE x.zone)::date) IS TRUE,
-             (s.event_type = 'page_view' AND x.local_date = (s.o_exit_at AT TIME ZONE x.zone)::date) IS TRUE
-      FROM single s LEFT JOIN sites z ON z.site_id = s.site_id
-      CROSS JOIN LATERAL (SELECT coalesce(z.time_zone, 'UTC') AS zone,
-                                 (s.event_ts AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS local_date) x
-      UNION ALL
-      SELECT n.site_id, (n.event_ts AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date, n.event_type, n.visitor_id,
-             n.user_id, false, false
-      FROM touched t CROSS JOIN LATERAL unnest(t.ids) AS i(id)
-      JOIN raw_events n ON n.ctid = i.id LEFT JOIN sites z ON z.site_id = n.site_id
-      WHERE NOT t.simple
-      UNION ALL
-      SELECT site_id, local_date, event_type, visitor_id, user_id, false, false FROM fresh
-      WHERE visitor_id IS NULL OR (ingestion_ts - event_ts <= ${late}) IS NOT TRUE
     ),
     -- Every other visitor: its stored visits and new events as segments, cut into visits.
     segments (site_id, visitor_id, ts_start, tb, ts_end, events, pageviews, entry, exit, exit_ts, exit_tb, ${first}) AS (
@@ -233,8 +209,7 @@ export function visitCtes(rules: VisitRules): SQL {
       SELECT s.site_id, s.visitor_id, s.started_at, s.ended_at,
              (s.started_at AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS date,
              s.events, s.pageviews, f.entry AS entry_page, x.exit AS exit_page,
-             f.tb AS first_event_id, x.exit_ts AS exit_at, x.exit_tb AS exit_event_id, ${sql.raw(columns('f.'))},
-             NULL::tid, false
+             f.tb AS first_event_id, x.exit_ts AS exit_at, x.exit_tb AS exit_event_id, ${sql.raw(columns('f.'))}
       FROM sums s JOIN firsts f USING (site_id, visitor_id, island)
       LEFT JOIN exits x USING (site_id, visitor_id, island)
       LEFT JOIN sites z ON z.site_id = s.site_id
@@ -256,20 +231,12 @@ export function visitCtes(rules: VisitRules): SQL {
                                exit_page, first_event_id, exit_at, exit_event_id, ${first})
       SELECT site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
              exit_page, first_event_id, exit_at, exit_event_id, ${first}
-      FROM computed WHERE NOT in_place
+      FROM computed
       ON CONFLICT (site_id, visitor_id, started_at) DO UPDATE SET
         ended_at = excluded.ended_at, date = excluded.date, events = excluded.events,
         pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
         first_event_id = excluded.first_event_id, exit_at = excluded.exit_at, exit_event_id = excluded.exit_event_id,
         ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', '))}
-    ),
-    -- A simple visitor's visit that keeps its start (the common case: a visit goes on) is updated where the
-    -- probe found it: no unique-index lookup for the key, no row lock before the update as an upsert takes.
-    extended AS (
-      UPDATE visits v SET ended_at = c.ended_at, date = c.date, events = c.events, pageviews = c.pageviews,
-        entry_page = c.entry_page, exit_page = c.exit_page, first_event_id = c.first_event_id, exit_at = c.exit_at,
-        exit_event_id = c.exit_event_id, ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = c.${column}`).join(', '))}
-      FROM computed c WHERE c.in_place AND v.ctid = c.tid
     ),
     signed AS (
       SELECT site_id, date, entry_page, exit_page, ${first}, 1 AS visits, events, pageviews,
