@@ -287,9 +287,40 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
       FROM raw_events r LEFT JOIN ${sites} s ON s.site_id = r.site_id
       WHERE ${newEvents}
     ),
+    path_views AS (
+      INSERT INTO ${siteDailyPathCounts} AS p (site_id, date, path, views)
+      SELECT site_id, local_date, path, count(*) FROM fresh
+      GROUP BY site_id, local_date, path ORDER BY site_id COLLATE "C", local_date, path COLLATE "C"
+      ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
+    ),
+    event_type_counts AS (
+      INSERT INTO ${siteDailyEventCounts} AS t (site_id, date, event_type, path, events)
+      SELECT site_id, local_date, event_type, path, count(*) FROM fresh
+      GROUP BY site_id, local_date, event_type, path
+      ORDER BY site_id COLLATE "C", local_date, event_type COLLATE "C", path COLLATE "C"
+      ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
+    ),
+    -- Event-level rollups: the totals, path, eventType and every props key, on the event's own day.
+    slices AS (
+      SELECT site_id, local_date, event_type, '' AS dimension, '' AS value FROM fresh
+      UNION ALL SELECT site_id, local_date, event_type, 'path', path FROM fresh
+      UNION ALL SELECT site_id, local_date, event_type, 'eventType', event_type FROM fresh
+      UNION ALL
+      SELECT site_id, local_date, event_type, 'props:' || p.key, p.value
+      FROM fresh, LATERAL jsonb_each_text(fresh.props) AS p(key, value)
+      WHERE fresh.props IS NOT NULL AND jsonb_typeof(fresh.props) = 'object'
+    ),
+    event_rows AS (
+      SELECT site_id, local_date AS date, dimension, value, count(*) AS events,
+             count(*) FILTER (WHERE event_type = 'page_view') AS pageviews,
+             0 AS visits, 0 AS bounces, 0 AS duration_s
+      FROM slices GROUP BY site_id, local_date, dimension, value
+    ),
+    ${visitCtes(rules)},
+    -- The day's visitor ledgers, from the events \`ledger\` (visits.ts) does not already know to be on them.
     new_visitors AS (
       INSERT INTO ${siteDailyUniqueUsers} (site_id, date, user_id, visitor_id)
-      SELECT site_id, local_date, max(user_id), visitor_id FROM fresh
+      SELECT site_id, local_date, max(user_id), visitor_id FROM ledger WHERE NOT day_seen
       GROUP BY site_id, local_date, visitor_id
       ON CONFLICT ON CONSTRAINT unq_site_date_visitor DO NOTHING
       RETURNING site_id, date
@@ -309,42 +340,12 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
         SET total_views = a.total_views + excluded.total_views,
             unique_users = a.unique_users + excluded.unique_users
     ),
-    path_views AS (
-      INSERT INTO ${siteDailyPathCounts} AS p (site_id, date, path, views)
-      SELECT site_id, local_date, path, count(*) FROM fresh
-      GROUP BY site_id, local_date, path ORDER BY site_id COLLATE "C", local_date, path COLLATE "C"
-      ON CONFLICT (site_id, date, path) DO UPDATE SET views = p.views + excluded.views
-    ),
-    event_type_counts AS (
-      INSERT INTO ${siteDailyEventCounts} AS t (site_id, date, event_type, path, events)
-      SELECT site_id, local_date, event_type, path, count(*) FROM fresh
-      GROUP BY site_id, local_date, event_type, path
-      ORDER BY site_id COLLATE "C", local_date, event_type COLLATE "C", path COLLATE "C"
-      ON CONFLICT (site_id, date, event_type, path) DO UPDATE SET events = t.events + excluded.events
-    ),
     event_type_visitors AS (
       INSERT INTO ${siteDailyEventVisitors} (site_id, date, event_type, visitor_id)
-      SELECT site_id, local_date, event_type, visitor_id FROM fresh
-      WHERE visitor_id IS NOT NULL GROUP BY site_id, local_date, event_type, visitor_id
+      SELECT site_id, local_date, event_type, visitor_id FROM ledger
+      WHERE visitor_id IS NOT NULL AND NOT type_seen GROUP BY site_id, local_date, event_type, visitor_id
       ON CONFLICT DO NOTHING
-    ),
-    -- Event-level rollups: the totals, path, eventType and every props key, on the event's own day.
-    slices AS (
-      SELECT site_id, local_date, event_type, '' AS dimension, '' AS value FROM fresh
-      UNION ALL SELECT site_id, local_date, event_type, 'path', path FROM fresh
-      UNION ALL SELECT site_id, local_date, event_type, 'eventType', event_type FROM fresh
-      UNION ALL
-      SELECT site_id, local_date, event_type, 'props:' || p.key, p.value
-      FROM fresh, LATERAL jsonb_each_text(fresh.props) AS p(key, value)
-      WHERE fresh.props IS NOT NULL AND jsonb_typeof(fresh.props) = 'object'
-    ),
-    event_rows AS (
-      SELECT site_id, local_date AS date, dimension, value, count(*) AS events,
-             count(*) FILTER (WHERE event_type = 'page_view') AS pageviews,
-             0 AS visits, 0 AS bounces, 0 AS duration_s
-      FROM slices GROUP BY site_id, local_date, dimension, value
-    ),
-    ${visitCtes(rules)}
+    )
     INSERT INTO ${siteDailyRollups} AS t (site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s)
     SELECT site_id, date, dimension, value, sum(events), sum(pageviews), sum(visits), sum(bounces), sum(duration_s)
     FROM (SELECT * FROM event_rows UNION ALL SELECT * FROM visit_rows) AS changes

@@ -143,7 +143,7 @@ export function visitCtes(rules: VisitRules): SQL {
     ),
     -- The simple case, row by row: the event extends its visit, starts it earlier, or is a visit alone.
     single AS (
-      SELECT n.*, t.o_started_at, t.o_ended_at, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
+      SELECT n.*, t.o_started_at, t.o_ended_at, t.o_date, t.o_events, t.o_pageviews, t.o_entry_page, t.o_exit_page,
              t.o_first_event_id, t.o_exit_at, t.o_exit_event_id,
              ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `t.o_${column}`).join(', '))},
              (t.o_started_at IS NULL OR (n.event_ts, n.event_id) < (t.o_started_at, t.o_first_event_id)) AS is_first,
@@ -167,6 +167,29 @@ export function visitCtes(rules: VisitRules): SQL {
       FROM single s
       CROSS JOIN LATERAL (SELECT CASE WHEN s.is_first THEN s.event_ts ELSE s.o_started_at END AS started_at) x
       LEFT JOIN sites z ON z.site_id = s.site_id
+    ),
+    -- Every new event once, for the day's visitor ledgers, and whether its stored visit shows the visitor
+    -- there already: a stored visit's events were folded with it, so the days of its first and last events
+    -- hold the visitor, and the day of its last page view a page_view visitor. An event on such a day needs
+    -- no index probe to learn that it adds nobody, the common case of a visit that goes on. Only simple
+    -- visitors carry their stored visit here; the others' events are read again by address, and events
+    -- outside visits (late, or without a visitor) come from \`fresh\`.
+    ledger (site_id, local_date, event_type, visitor_id, user_id, day_seen, type_seen) AS (
+      SELECT s.site_id, x.local_date, s.event_type, s.visitor_id, s.user_id,
+             (x.local_date = s.o_date OR x.local_date = (s.o_ended_at AT TIME ZONE x.zone)::date) IS TRUE,
+             (s.event_type = 'page_view' AND x.local_date = (s.o_exit_at AT TIME ZONE x.zone)::date) IS TRUE
+      FROM single s LEFT JOIN sites z ON z.site_id = s.site_id
+      CROSS JOIN LATERAL (SELECT coalesce(z.time_zone, 'UTC') AS zone,
+                                 (s.event_ts AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date AS local_date) x
+      UNION ALL
+      SELECT n.site_id, (n.event_ts AT TIME ZONE coalesce(z.time_zone, 'UTC'))::date, n.event_type, n.visitor_id,
+             n.user_id, false, false
+      FROM touched t CROSS JOIN LATERAL unnest(t.ids) AS i(id)
+      JOIN raw_events n ON n.ctid = i.id LEFT JOIN sites z ON z.site_id = n.site_id
+      WHERE NOT t.simple
+      UNION ALL
+      SELECT site_id, local_date, event_type, visitor_id, user_id, false, false FROM fresh
+      WHERE visitor_id IS NULL OR (ingestion_ts - event_ts <= ${late}) IS NOT TRUE
     ),
     -- Every other visitor: its stored visits and new events as segments, cut into visits.
     segments (site_id, visitor_id, ts_start, tb, ts_end, events, pageviews, entry, exit, exit_ts, exit_tb, ${first}) AS (
