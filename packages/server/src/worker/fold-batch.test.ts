@@ -114,7 +114,6 @@ describe('foldBatch', () => {
     ]);
   });
 
-
   it('puts a visit that crosses midnight on both days, whichever days its stored part already covers', async () => {
     // One visit, an event a batch: a page view late on the 14th, a click after midnight, page views on the 15th.
     // Each day's ledgers must hold the visitor, with the types seen that day, whatever the stored visit spans.
@@ -134,10 +133,11 @@ describe('foldBatch', () => {
       { date: '2024-11-14', total_views: 1, unique_users: 1 },
       { date: '2024-11-15', total_views: 3, unique_users: 1 },
     ]);
-    expect(await rows("select date::text || ' ' || event_type as day from site_daily_event_visitors order by 1")).toEqual(
-      [{ day: '2024-11-14 page_view' }, { day: '2024-11-15 click' }, { day: '2024-11-15 page_view' }],
-    );
+    expect(
+      await rows("select date::text || ' ' || event_type as day from site_daily_event_visitors order by 1"),
+    ).toEqual([{ day: '2024-11-14 page_view' }, { day: '2024-11-15 click' }, { day: '2024-11-15 page_view' }]);
   });
+
   it('keeps per-event-type counts and visitors', async () => {
     await foldBatch(database.db, [
       event({ eventType: 'signup', path: '/join' }),
