@@ -16,9 +16,10 @@
  *
  * and add `"callgrind":"/tmp/cg"`: the measured connection then closes, and its backend's
  * profile (written as it exits) gives the instructions per event, the same to a
- * few in 100,000 run after run. Fewer instructions need not take less time (see "Tried and
- * measured, not kept" in docs/scaling.md): confirm a gain by CPU time, over interleaved runs
- * of both builds. The scratch database is dropped; the template is kept.
+ * few in 100,000 run after run. Fewer instructions need not take less time: confirm a gain by
+ * CPU time, best by PostgreSQL's own account of each statement (`log_executor_stats`, as
+ * docs/scaling.md describes), over interleaved runs of both builds. The scratch database is
+ * dropped; the template is kept.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
