@@ -173,7 +173,8 @@ export function visitCtes(rules: VisitRules): SQL {
     -- hold the visitor, and the day of its last page view a page_view visitor. An event on such a day needs
     -- no index probe to learn that it adds nobody, the common case of a visit that goes on. Only simple
     -- visitors carry their stored visit here; the others' events are read again by address, and events
-    -- outside visits (late, or without a visitor) come from \`fresh\`.
+    -- outside visits (late, or without a visitor) come from \`fresh\`. A re-fold (refold.ts) deletes every visit
+    -- that holds a raw event it folds again, and so finds no stored visit here for those events' visitors.
     ledger (site_id, local_date, event_type, visitor_id, user_id, day_seen, type_seen) AS (
       SELECT s.site_id, x.local_date, s.event_type, s.visitor_id, s.user_id,
              (x.local_date = s.o_date OR x.local_date = (s.o_ended_at AT TIME ZONE x.zone)::date) IS TRUE,
