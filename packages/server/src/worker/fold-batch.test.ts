@@ -138,6 +138,38 @@ describe('foldBatch', () => {
     ).toEqual([{ day: '2024-11-14 page_view' }, { day: '2024-11-15 click' }, { day: '2024-11-15 page_view' }]);
   });
 
+  it('finds the visits an event touches among a returning visitor’s many, newest or in between', async () => {
+    // Six earlier visits two hours apart; the fold reads only the latest ones that can reach the new events.
+    const visitor = 'eeeeeeee-0000-4000-8000-000000000001';
+    const at = (timestamp: string) =>
+      event({ visitorId: visitor, timestamp, receivedAt: Date.parse(timestamp) + 1_000 });
+    const hours = [0, 2, 4, 6, 8, 10].map((h) => `2024-11-14T${String(h).padStart(2, '0')}:00:00Z`);
+    await foldBatch(database.db, hours.map(at));
+    const visits = () =>
+      rows(
+        "select to_char(started_at at time zone 'UTC', 'HH24:MI') || '-' || to_char(ended_at at time zone 'UTC', 'HH24:MI') || ' ' || events as v from visits order by started_at",
+      );
+    // Joins the newest visit: one new event, one visit within the timeout.
+    await foldBatch(database.db, [at('2024-11-14T10:20:00Z')]);
+    // Falls between two old visits (an hour from the visits at 04:00 and 06:00): a visit alone.
+    await foldBatch(database.db, [at('2024-11-14T05:00:00Z')]);
+    // Two events that bridge 00:00 and 02:00 (each within 30 minutes of the next): the visits merge.
+    await foldBatch(database.db, [
+      at('2024-11-14T00:25:00Z'),
+      at('2024-11-14T00:50:00Z'),
+      at('2024-11-14T01:15:00Z'),
+      at('2024-11-14T01:40:00Z'),
+    ]);
+    expect(await visits()).toEqual([
+      { v: '00:00-02:00 6' },
+      { v: '04:00-04:00 1' },
+      { v: '05:00-05:00 1' },
+      { v: '06:00-06:00 1' },
+      { v: '08:00-08:00 1' },
+      { v: '10:00-10:20 2' },
+    ]);
+  });
+
   it('keeps per-event-type counts and visitors', async () => {
     await foldBatch(database.db, [
       event({ eventType: 'signup', path: '/join' }),

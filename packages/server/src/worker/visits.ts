@@ -107,7 +107,10 @@ export function visitCtes(rules: VisitRules): SQL {
     ),
     -- One index probe per visitor: up to two stored visits within the timeout of its new events. One new
     -- event and at most one such visit (the common case: it joins that visit) is "simple", and the probe
-    -- row carries everything the simple case needs; the others read their visits again below.
+    -- row carries everything the simple case needs; the others read their visits again below. A visitor's
+    -- visits never overlap, so they end in the order they start, and those within the timeout are the last
+    -- of the ones that start before the window ends: the probe reads the two latest of those, newest first,
+    -- not the visitor's whole history (a returning visitor may have thousands).
     probe AS (
       SELECT p.site_id, p.visitor_id, p.lo, p.hi, p.ids, o.*,
              cardinality(p.ids) = 1 AND coalesce(o.o_n, 0) <= 1 AS simple
@@ -118,10 +121,11 @@ export function visitCtes(rules: VisitRules): SQL {
                ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `v.${column} AS o_${column}`).join(', '))},
                count(*) OVER () AS o_n, row_number() OVER () AS o_k
         FROM (
-          SELECT * FROM visits v
-          WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id
-            AND v.ended_at >= p.lo - ${timeout} AND v.started_at <= p.hi + ${timeout}
-          LIMIT 2) v
+          SELECT * FROM (
+            SELECT * FROM visits v
+            WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id AND v.started_at <= p.hi + ${timeout}
+            ORDER BY v.started_at DESC LIMIT 2) latest
+          WHERE latest.ended_at >= p.lo - ${timeout}) v
       ) o ON true
     ),
     touched AS (
@@ -136,8 +140,17 @@ export function visitCtes(rules: VisitRules): SQL {
       UNION ALL
       SELECT v.site_id, v.visitor_id, v.started_at, v.ended_at, v.date, v.events, v.pageviews, v.entry_page,
              v.exit_page, v.first_event_id, v.exit_at, v.exit_event_id, ${sql.raw(columns('v.'))}, false
-      FROM touched t JOIN visits v
-        ON v.site_id = t.site_id AND v.visitor_id = t.visitor_id
+      FROM touched t
+      -- From the start of the visitor's last visit that starts at or before the window does: no earlier visit
+      -- can reach into the window, so a visitor's history is not read whole.
+      CROSS JOIN LATERAL (
+        SELECT coalesce(max(b.started_at), '-infinity') AS floor FROM (
+          SELECT b.started_at FROM visits b
+          WHERE b.site_id = t.site_id AND b.visitor_id = t.visitor_id AND b.started_at <= t.lo - ${timeout}
+          ORDER BY b.started_at DESC LIMIT 1) b
+      ) f
+      JOIN visits v
+        ON v.site_id = t.site_id AND v.visitor_id = t.visitor_id AND v.started_at >= f.floor
        AND v.ended_at >= t.lo - ${timeout} AND v.started_at <= t.hi + ${timeout}
       WHERE NOT t.simple
     ),
