@@ -48,7 +48,12 @@ const plan = quick
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const today = new Date().toISOString().slice(0, 10);
-const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+/** The step the bench is in, for the server's peak RSS to name when it was reached. */
+let phase = 'start';
+const log = (message) => {
+  phase = message;
+  process.stderr.write(`[bench] ${message}\n`);
+};
 
 // ---------------------------------------------------------------- processes
 
@@ -167,8 +172,10 @@ async function main() {
     server.on('exit', (code) => code && log(`server exited ${code}: ${server.lastStderr()}`));
     await waitForHttp(`${base}/healthz`);
     let peakRss = rssMb(server.pid);
+    let peakRssPhase = phase;
     const rssTimer = setInterval(() => {
-      peakRss = Math.max(peakRss, rssMb(server.pid));
+      const rss = rssMb(server.pid);
+      if (rss > peakRss) [peakRss, peakRssPhase] = [rss, phase];
     }, 200);
     const redisAtStart = await redisMemory();
 
@@ -369,6 +376,7 @@ async function main() {
       stats: { rps: stats.rps, p50: stats.p50, p99: stats.p99 },
       rangeQueryMs: { cold: rangeCold, cachedMedian: pct(rangeCached, 50), ledgerRows: plan.rangeRows },
       serverPeakRssMb: peakRss,
+      serverPeakRssPhase: peakRssPhase,
       redisMemoryMb: { start: redisAtStart, afterDrain: redisAfter },
       trackerGzipBytes: trackerBytes,
       enrichmentMicros: enrichment,
@@ -435,7 +443,7 @@ function printTable({ figures: f, quick: isQuick }) {
       `cached ${fmt(f.rangeQueryMs.cachedMedian, 1)} ms`,
       '≤ 50 ms',
     ],
-    ['server peak RSS', `${fmt(f.serverPeakRssMb)} MB`, '', '≤ 256 MB'],
+    ['server peak RSS', `${fmt(f.serverPeakRssMb)} MB`, f.serverPeakRssPhase ?? '', '≤ 256 MB'],
     [
       'Redis memory start → after drain',
       `${fmt(f.redisMemoryMb.start, 1)} → ${fmt(f.redisMemoryMb.afterDrain, 1)} MB`,
