@@ -19,8 +19,9 @@
  *    every fold of the site and holds them off, so days never mix two time
  *    zones;
  * 3. fold the inserted events into the daily tables by site-local day
- *    (`event_ts AT TIME ZONE sites.time_zone`), then recompute the visits they
- *    touch (`visits.ts`).
+ *    (`event_ts AT TIME ZONE sites.time_zone`), recompute the visits they
+ *    touch (`visits.ts`), and add their visitors to the day's ledgers unless
+ *    their stored visit shows them there already (`ledger` in `visits.ts`).
  * Step 3 computes everything before it writes a shared counter row (its final
  * insert sorts its input first; the other counters are written after it), and
  * writes those rows in sorted key order, so two parts meet only there, the
