@@ -163,6 +163,21 @@ describe('POST /api/query on a small shop in Europe/Berlin', () => {
     ]);
   });
 
+  it('gives each event its own visit among its visitor’s, when read from raw events', async () => {
+    // A filter on an event dimension reads raw events, each with its visit; visitors 1 and 2 have one a day.
+    expect(
+      await rows({
+        metrics: ['events'],
+        dateRange: DAYS,
+        dimensions: ['entryPage'],
+        filters: [['is', 'path', ['/', '/about', '/pricing', '/blog/post']]],
+      }),
+    ).toEqual([
+      ['/', 6],
+      ['/blog/post', 2],
+    ]);
+  });
+
   it('breaks down by source, visit and event dimensions', async () => {
     expect(
       await rows({ metrics: ['visitors', 'visits', 'bounceRate'], dateRange: DAYS, dimensions: ['source'] }),

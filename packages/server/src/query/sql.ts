@@ -784,8 +784,13 @@ function rawEvents<Row>(
     db,
     sql`${select} ${dimensions} ${counts}
         FROM raw_events e
-        LEFT JOIN visits v ON v.site_id = e.site_id AND v.visitor_id = e.visitor_id
-          AND e.event_ts >= v.started_at AND e.event_ts <= v.ended_at
+        -- An event's visit: its visitor's latest visit that starts by the event, if it lasts to it (a visitor's
+        -- visits never overlap). Newest first, one row: not every visit of a returning visitor for each event.
+        LEFT JOIN LATERAL (
+          SELECT * FROM visits l
+          WHERE l.site_id = e.site_id AND l.visitor_id = e.visitor_id AND l.started_at <= e.event_ts
+          ORDER BY l.started_at DESC LIMIT 1
+        ) v ON e.event_ts <= v.ended_at
         WHERE ${and(eventsInWindow)} ${grouped}`,
   );
 }
