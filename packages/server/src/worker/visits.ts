@@ -121,11 +121,10 @@ export function visitCtes(rules: VisitRules): SQL {
                ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `v.${column} AS o_${column}`).join(', '))},
                count(*) OVER () AS o_n, row_number() OVER () AS o_k
         FROM (
-          SELECT * FROM (
-            SELECT * FROM visits v
-            WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id AND v.started_at <= p.hi + ${timeout}
-            ORDER BY v.started_at DESC LIMIT 2) latest
-          WHERE latest.ended_at >= p.lo - ${timeout}) v
+          SELECT * FROM visits v
+          WHERE v.site_id = p.site_id AND v.visitor_id = p.visitor_id AND v.started_at <= p.hi + ${timeout}
+          ORDER BY v.started_at DESC LIMIT 2) v
+        WHERE v.ended_at >= p.lo - ${timeout}
       ) o ON true
     ),
     touched AS (
