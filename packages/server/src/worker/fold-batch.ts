@@ -22,10 +22,11 @@
  *    (`event_ts AT TIME ZONE sites.time_zone`), recompute the visits they
  *    touch (`visits.ts`), and add their visitors to the day's ledgers unless
  *    their stored visit shows them there already (`ledger` in `visits.ts`).
- * Step 3 computes everything before it writes a shared counter row (its final
- * insert sorts its input first; the other counters are written after it), and
- * writes those rows in sorted key order, so two parts meet only there, the
- * second waiting for the first to commit, and never deadlock; the site and
+ * Step 3 computes everything and writes the rows keyed by visitor before it
+ * writes a shared counter row (its final insert sorts its input first and reads
+ * `own_rows`; the other counters are written after it), and writes those rows
+ * in sorted key order, so two parts meet only there, the second waiting for the
+ * first to commit, and never deadlock; the site and
  * part locks are taken in sorted order and the raw inserts in `event_id` order.
  * Rows keyed by visitor (a day's visitors, visits) are written unsorted: only
  * the transaction holding that visitor's part lock ever writes them.
@@ -346,10 +347,19 @@ export async function foldNewEvents(tx: Database, newEvents: SQL, rules: VisitRu
       SELECT site_id, local_date, event_type, visitor_id FROM ledger
       WHERE visitor_id IS NOT NULL AND NOT type_seen GROUP BY site_id, local_date, event_type, visitor_id
       ON CONFLICT DO NOTHING
+      RETURNING 1
+    ),
+    -- The rows keyed by visitor, which only this part writes. Read before the first shared counter row is
+    -- written, so they are written first: a counter row stays locked until commit, and the other part
+    -- waits on it. (A data-modifying CTE that nothing reads runs after the main statement.)
+    own_rows AS (
+      SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM upserted)
+           + (SELECT count(*) FROM new_visitors) + (SELECT count(*) FROM event_type_visitors) AS written
     )
     INSERT INTO ${siteDailyRollups} AS t (site_id, date, dimension, value, events, pageviews, visits, bounces, duration_s)
     SELECT site_id, date, dimension, value, sum(events), sum(pageviews), sum(visits), sum(bounces), sum(duration_s)
     FROM (SELECT * FROM event_rows UNION ALL SELECT * FROM visit_rows) AS changes
+    WHERE (SELECT written FROM own_rows) IS NOT NULL
     GROUP BY site_id, date, dimension, value
     HAVING sum(events) <> 0 OR sum(pageviews) <> 0 OR sum(visits) <> 0 OR sum(bounces) <> 0 OR sum(duration_s) <> 0
     ORDER BY site_id COLLATE "C", date, dimension COLLATE "C", value COLLATE "C"

@@ -261,6 +261,7 @@ export function visitCtes(rules: VisitRules): SQL {
     removed AS (
       DELETE FROM visits v USING gone g
       WHERE v.site_id = g.site_id AND v.visitor_id = g.visitor_id AND v.started_at = g.started_at
+      RETURNING 1
     ),
     upserted AS (
       INSERT INTO visits AS v (site_id, visitor_id, started_at, ended_at, date, events, pageviews, entry_page,
@@ -273,6 +274,7 @@ export function visitCtes(rules: VisitRules): SQL {
         pageviews = excluded.pageviews, entry_page = excluded.entry_page, exit_page = excluded.exit_page,
         first_event_id = excluded.first_event_id, exit_at = excluded.exit_at, exit_event_id = excluded.exit_event_id,
         ${sql.raw(FIRST_EVENT_COLUMNS.map((column) => `${column} = excluded.${column}`).join(', '))}
+      RETURNING 1
     ),
     signed AS (
       SELECT site_id, date, entry_page, exit_page, ${first}, 1 AS visits, events, pageviews,
