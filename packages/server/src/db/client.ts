@@ -20,6 +20,69 @@ export async function queryRows<Row>(db: Database, query: SQL): Promise<Row[]> {
 
 /** The pg client under each transaction `usePool` opened: prepared statements live on a connection. */
 const transactionClients = new WeakMap<object, pg.PoolClient>();
+/** The pool under each database `usePool` made, for `forEachRow` outside a transaction. */
+const databasePools = new WeakMap<object, pg.Pool>();
+
+/**
+ * Runs a raw `sql` query and hands its rows to `onRow` as they arrive, keeping none: for answers of
+ * megabytes (a range's visitor sketches), which, held until the last row came, would outlive V8's
+ * young-generation collections and fill its old generation (a full collection every few answers, whose
+ * pauses land on other requests). Over PGlite, the rows of the whole answer, one by one.
+ */
+export async function forEachRow<Row>(db: Database, query: SQL, onRow: (row: Row) => void): Promise<void> {
+  const client = transactionClients.get(db);
+  const pool = databasePools.get(db);
+  if (!client && !pool) {
+    for (const row of await queryRows<Row>(db, query)) onRow(row);
+    return;
+  }
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  const connection = client ?? (await (pool as pg.Pool).connect());
+  let broken: Error | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const failure: { error?: unknown } = {};
+      const submitted = new pg.Query({
+        text,
+        values: params,
+        callback: (error: Error | null) => {
+          if (error) reject(error);
+          else if ('error' in failure) reject(failure.error);
+          else resolve();
+        },
+      } as pg.QueryConfig);
+      submitted.on('row', (row: Row) => {
+        if ('error' in failure) return;
+        try {
+          onRow(row);
+        } catch (error) {
+          failure.error = error;
+        }
+      });
+      keepNoRows(submitted);
+      connection.query(submitted);
+    });
+  } catch (error) {
+    if (isDatabaseConnectionError(error)) broken = error as Error;
+    throw error;
+  } finally {
+    if (!client) (connection as pg.PoolClient).release(broken);
+  }
+}
+
+/**
+ * pg adds each row to the query's result as well as emitting it whenever a callback waits for the result
+ * (as it always does here: the pool's read timeout installs one). It decides when the row description
+ * arrives; this query's rows went to `onRow`, so it decides again: keep none.
+ */
+function keepNoRows(query: pg.Query): void {
+  const internals = query as unknown as { handleRowDescription(message: unknown): void; _accumulateRows: unknown };
+  const describe = internals.handleRowDescription.bind(query);
+  internals.handleRowDescription = (message) => {
+    describe(message);
+    internals._accumulateRows = false;
+  };
+}
 const dialect = new PgDialect();
 
 /**
@@ -83,6 +146,7 @@ export function connectPostgres(
 export function usePool(pool: pg.Pool): DatabaseHandle {
   const db = drizzle({ client: pool, schema }) as unknown as Database;
   db.transaction = (run, config) => transactionOnOwnClient(pool, run, config);
+  databasePools.set(db, pool);
   return {
     db,
     async ping() {

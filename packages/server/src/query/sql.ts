@@ -12,15 +12,11 @@
  */
 import type { Metric } from '@tally/shared';
 import { type SQL, sql } from 'drizzle-orm';
-import { type Database, queryRows } from '../db/client.js';
+import { type Database, forEachRow, queryRows } from '../db/client.js';
 import { VISIT_DIMENSIONS } from '../worker/visits.js';
 import type { PlannedDimension, PlannedFilter, QueryPlan } from './plan.js';
 import { addDays, addMonths, type TimeBucket } from './ranges.js';
-import { PRECISION } from './sketches.js';
 import { VisitorUnion } from './visitor-union.js';
-
-/** A dense sketch's size: its kind byte and its registers (`sketches.ts`). */
-const DENSE_BYTES = 1 + (1 << PRECISION);
 
 /** What one answer row adds up before its metrics are derived. */
 export interface Counts {
@@ -442,49 +438,6 @@ async function rollupVisitors(
     }
     return counted;
   }
-  // One pass over the rows: sparse sketches (byte 0 = 1, then 8-byte hashes) concatenated per answer row by
-  // PostgreSQL, dense ones (1 + 16,384 bytes each) concatenated apart, and whether any row has no sketch yet.
-  // Never a `bytea[]`: the driver parses arrays character by character, 20 times slower than one `bytea`.
-  const grouped = await queryRows<{ b: number; v: string; s: string | null; dense: string | null; missing: boolean }>(
-    db,
-    sql`SELECT x.b, x.v,
-          encode(decode('01', 'hex') || string_agg(x.hashes, ''::bytea) FILTER (WHERE x.kind = 1), 'base64') AS s,
-          encode(string_agg(x.sketch, ''::bytea) FILTER (WHERE x.kind <> 1), 'base64') AS dense,
-          bool_or(x.sketch IS NULL) AS missing
-        FROM (
-          SELECT ${bucket} AS b, ${rowValue(plan)} AS v, r.visitors_sketch AS sketch, k.kind,
-            CASE WHEN k.kind = 1 THEN substring(r.visitors_sketch FROM 2) END AS hashes
-          FROM ${from} CROSS JOIN LATERAL (SELECT get_byte(r.visitors_sketch, 0) AS kind) k
-          WHERE ${where}
-        ) x GROUP BY 1, 2`,
-  );
-  const sketches: { b: number; v: string; s: Buffer }[] = [];
-  for (const row of grouped) {
-    if (row.s !== null) sketches.push({ b: row.b, v: row.v, s: Buffer.from(row.s, 'base64') });
-    const dense = Buffer.from(row.dense ?? '', 'base64');
-    for (let at = 0; at < dense.length; at += DENSE_BYTES) {
-      sketches.push({ b: row.b, v: row.v, s: dense.subarray(at, at + DENSE_BYTES) });
-    }
-  }
-  const unsealedDays = { any: grouped.some((row) => row.missing) };
-  if (sketches.length === 0 && !options.unions) {
-    const rows = await queryRows<{ b: number; v: string; n: string }>(
-      db,
-      sql`${unsealed}
-          SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
-          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
-    );
-    for (const row of rows) counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
-    return counted;
-  }
-  const ids = unsealedDays?.any
-    ? await queryRows<{ b: number; v: string; id: string }>(
-        db,
-        sql`${unsealed}
-            SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
-            FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
-      )
-    : [];
   const unions = new Map<string, VisitorUnion>();
   const unionOf = (b: number, v: string) => {
     const key = `${b}\u0000${v}`;
@@ -495,8 +448,42 @@ async function rollupVisitors(
     }
     return union;
   };
-  for (const row of sketches) unionOf(Number(row.b), row.v).addSketch(row.s);
-  for (const row of ids) unionOf(Number(row.b), row.v).addVisitor(row.id);
+  // A row a sketch, as base64 text (at most about 22 KB), merged as it arrives (`forEachRow`): a range's
+  // sketches are megabytes, and held until the last row came they outlived young-generation collections,
+  // so every few answers cost the process a full collection whose pauses landed on other requests. Never a
+  // `bytea[]`: the driver parses arrays character by character; nor `bytea` itself: as hex, twice the size.
+  const found = { sketches: false, unsealedDays: false };
+  await forEachRow<{ b: number; v: string; s: string | null }>(
+    db,
+    sql`SELECT ${bucket} AS b, ${rowValue(plan)} AS v, encode(r.visitors_sketch, 'base64') AS s
+        FROM ${from} WHERE ${where}`,
+    (row) => {
+      if (row.s === null) found.unsealedDays = true;
+      else {
+        found.sketches = true;
+        unionOf(Number(row.b), row.v).addSketch(Buffer.from(row.s, 'base64'));
+      }
+    },
+  );
+  if (!found.sketches && !options.unions) {
+    const rows = await queryRows<{ b: number; v: string; n: string }>(
+      db,
+      sql`${unsealed}
+          SELECT m.b, m.k AS v, count(DISTINCT x.visitor_id) AS n
+          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x GROUP BY 1, 2`,
+    );
+    for (const row of rows) counted.set(`${row.b}\u0000${row.v}`, { visitors: Number(row.n), estimated: false });
+    return counted;
+  }
+  if (found.unsealedDays) {
+    await forEachRow<{ b: number; v: string; id: string }>(
+      db,
+      sql`${unsealed}
+          SELECT DISTINCT m.b, m.k AS v, x.visitor_id AS id
+          FROM missing m CROSS JOIN LATERAL (${unsealedVisitors(plan, dimension)}) x`,
+      (row) => unionOf(Number(row.b), row.v).addVisitor(row.id),
+    );
+  }
   for (const [key, union] of unions) counted.set(key, { visitors: union.estimate(), estimated: !union.exact });
   return counted;
 }
