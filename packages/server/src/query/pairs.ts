@@ -11,7 +11,7 @@
  * sealed rows' sketches and the other days' visitor ids (exact while sparse).
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { type Database, queryRows } from '../db/client.js';
+import { type Database, forEachRow, queryRows } from '../db/client.js';
 import type { PlannedFilter, QueryPlan } from './plan.js';
 import { addDays, startOfLocalDay } from './ranges.js';
 import {
@@ -183,7 +183,16 @@ export async function aggregatePairs(
     end: startOfLocalDay(addDays(run.to, 1), plan.timeZone),
     buckets: null,
   }));
-  const [counted, sketches, ...raw] = await Promise.all([
+  const unions = new Map<string, VisitorUnion>();
+  const unionOf = (value: string) => {
+    let union = unions.get(value);
+    if (union === undefined) {
+      union = new VisitorUnion();
+      unions.set(value, union);
+    }
+    return union;
+  };
+  const [counted, , ...raw] = await Promise.all([
     counters
       ? queryRows<{ v: string; events: string; pageviews: string }>(
           db,
@@ -191,12 +200,15 @@ export async function aggregatePairs(
               FROM ${pairEntries(plan, source, months, days, options.values, false)} GROUP BY 1`,
         )
       : [],
+    // Merged as they arrive, as base64 (`rollupVisitors` in sql.ts says why).
     options.visitors
-      ? queryRows<{ v: string; s: Buffer }>(
+      ? forEachRow<{ v: string; s: string }>(
           db,
-          sql`SELECT u.value AS v, u.s FROM ${pairEntries(plan, source, months, days, options.values, true)}`,
+          sql`SELECT u.value AS v, encode(u.s, 'base64') AS s
+              FROM ${pairEntries(plan, source, months, days, options.values, true)}`,
+          (row) => unionOf(row.v).addSketch(Buffer.from(row.s, 'base64')),
         )
-      : [],
+      : undefined,
     ...rawWindows.map(async (rawWindow) => {
       const [counts, ids] = await Promise.all([
         counters ? aggregateRaw(db, plan, rawWindow, { visitors: true }) : { rows: [], visitorsEstimated: false },
@@ -219,16 +231,6 @@ export async function aggregatePairs(
     counts.events += Number(row.events);
     counts.pageviews += Number(row.pageviews);
   }
-  const unions = new Map<string, VisitorUnion>();
-  const unionOf = (value: string) => {
-    let union = unions.get(value);
-    if (union === undefined) {
-      union = new VisitorUnion();
-      unions.set(value, union);
-    }
-    return union;
-  };
-  for (const row of sketches) unionOf(row.v).addSketch(row.s);
   for (const part of raw) {
     for (const row of part.counts.rows) {
       const value = String(row.dimensions[0]);

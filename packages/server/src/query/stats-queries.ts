@@ -7,7 +7,7 @@
 import { LIMITS, type StatsQuery, type StatsResponse } from '@tally/shared';
 import { and, asc, between, desc, eq, sql, sum } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import { type Database, queryRows } from '../db/client.js';
+import { type Database, forEachRow, queryRows } from '../db/client.js';
 import {
   siteDailyAggregates,
   siteDailyEventCounts,
@@ -182,21 +182,23 @@ async function distinctVisitors(
           WHERE u.site_id = ${siteId} AND u.event_type = ${eventType} AND u.date = ANY(SELECT date FROM missing)`
     : sql`SELECT DISTINCT u.visitor_id FROM site_daily_unique_users u
           WHERE u.site_id = ${siteId} AND u.date = ANY(SELECT date FROM missing)`;
-  const sketches = await queryRows<{ s: Buffer }>(
+  // Merged as they arrive, as base64 (`rollupVisitors` in sql.ts says why).
+  const union = new VisitorUnion();
+  await forEachRow<{ s: string }>(
     db,
-    sql`SELECT r.visitors_sketch AS s FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NOT NULL
+    sql`SELECT encode(r.visitors_sketch, 'base64') AS s FROM site_daily_rollups r
+        WHERE ${days} AND r.visitors_sketch IS NOT NULL
         UNION ALL
-        SELECT m.visitors_sketch FROM site_monthly_rollups m
+        SELECT encode(m.visitors_sketch, 'base64') FROM site_monthly_rollups m
         WHERE m.site_id = ${siteId} AND m.dimension = ${dimension} AND m.value = ${value}
           AND m.month = ANY(${sql.param(sealed)}::date[])`,
+    (row) => union.addSketch(Buffer.from(row.s, 'base64')),
   );
-  const ids = await queryRows<{ visitor_id: string }>(
+  await forEachRow<{ visitor_id: string }>(
     db,
     sql`WITH missing AS (SELECT r.date FROM site_daily_rollups r WHERE ${days} AND r.visitors_sketch IS NULL)
         ${unsealed}`,
+    (row) => union.addVisitor(row.visitor_id),
   );
-  const union = new VisitorUnion();
-  for (const row of sketches) union.addSketch(row.s);
-  for (const row of ids) union.addVisitor(row.visitor_id);
   return union.estimate();
 }
