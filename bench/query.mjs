@@ -182,7 +182,7 @@ export async function runQueryBench({ base, databaseUrl, siteId, events, runs, g
     );
     data.analyzeSeconds = (performance.now() - analyzeStarted) / 1000;
     // The bulk load's own writes (gigabytes at 10M, checkpoints seconds apart) are flushed before the timing
-    // starts, as pgbench does before a run: the queries are timed against data at rest, not the tail of a load
+    // starts: the queries are timed against data at rest, not the tail of a load
     // no real site makes in one go. Needs a superuser or pg_checkpoint; without, the timing starts at once.
     await db.query('CHECKPOINT').catch((error) => log(`no CHECKPOINT before timing: ${error.message}`));
     log(`generated ${JSON.stringify(data)}; timing queries`);
