@@ -23,6 +23,24 @@ const transactionClients = new WeakMap<object, pg.PoolClient>();
 /** The pool under each database `usePool` made, for `forEachRow` outside a transaction. */
 const databasePools = new WeakMap<object, pg.Pool>();
 
+const dialect = new PgDialect();
+
+/**
+ * Runs a raw `sql` query as a named prepared statement when `tx` is a
+ * transaction on a pg connection, so PostgreSQL parses a large statement once
+ * per connection rather than at every call (with `plan_cache_mode` set, it
+ * plans it once too); elsewhere (PGlite) as `queryRows` does. The name is the
+ * text's hash: one text, one statement.
+ */
+export async function queryPrepared<Row>(tx: Database, query: SQL): Promise<Row[]> {
+  const client = transactionClients.get(tx);
+  if (!client) return queryRows<Row>(tx, query);
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  const name = `tally_${createHash('sha1').update(text).digest('base64url')}`;
+  const result = await client.query<Row & pg.QueryResultRow>({ name, text, values: params });
+  return result.rows;
+}
+
 /**
  * Runs a raw `sql` query and hands its rows to `onRow` as they arrive, keeping none: for answers of
  * megabytes (a range's visitor sketches), which, held until the last row came, would outlive V8's
@@ -82,23 +100,6 @@ function keepNoRows(query: pg.Query): void {
     describe(message);
     internals._accumulateRows = false;
   };
-}
-const dialect = new PgDialect();
-
-/**
- * Runs a raw `sql` query as a named prepared statement when `tx` is a
- * transaction on a pg connection, so PostgreSQL parses a large statement once
- * per connection rather than at every call (with `plan_cache_mode` set, it
- * plans it once too); elsewhere (PGlite) as `queryRows` does. The name is the
- * text's hash: one text, one statement.
- */
-export async function queryPrepared<Row>(tx: Database, query: SQL): Promise<Row[]> {
-  const client = transactionClients.get(tx);
-  if (!client) return queryRows<Row>(tx, query);
-  const { sql: text, params } = dialect.sqlToQuery(query);
-  const name = `tally_${createHash('sha1').update(text).digest('base64url')}`;
-  const result = await client.query<Row & pg.QueryResultRow>({ name, text, values: params });
-  return result.rows;
 }
 
 export interface DatabaseHandle {
