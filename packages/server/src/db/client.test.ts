@@ -9,24 +9,25 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type Database, type DatabaseHandle, forEachRow, queryPrepared, queryRows } from './client.js';
 
-describe('queryPrepared', () => {
-  let database: TestDatabase;
-  let handle: DatabaseHandle;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    handle = connectPostgres(database.url, 1);
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
-  });
+let database: TestDatabase;
+let handle: DatabaseHandle;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  // One connection: both transactions below run on it, and a client forEachRow failed to release would
+  // hang every query after it.
+  handle = connectPostgres(database.url, 1);
+});
+afterAll(async () => {
+  await handle?.close();
+  await database?.drop();
+});
 
+describe('queryPrepared', () => {
   const doubled = (n: number) => sql`SELECT ${n}::int * 2 AS twice`;
   const prepared = (tx: Database) =>
     queryRows<{ n: number }>(tx, sql`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'tally_%'`);
 
   it('prepares a statement once on its connection, then runs it by name with new values', async () => {
-    // One connection in the pool: both transactions run on it.
     for (const n of [1, 2]) {
       await handle.db.transaction(async (transaction) => {
         const tx = transaction as unknown as Database;
@@ -43,18 +44,6 @@ describe('queryPrepared', () => {
 });
 
 describe('forEachRow', () => {
-  let database: TestDatabase;
-  let handle: DatabaseHandle;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    // One connection: a client forEachRow failed to release would hang every query after it.
-    handle = connectPostgres(database.url, 1);
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await database?.drop();
-  });
-
   const series = sql`SELECT g AS n, repeat('x', 1000) AS pad FROM generate_series(1, 2000) g`;
 
   it('hands every row over in order and keeps none in the driver', async () => {

@@ -200,7 +200,7 @@ export async function aggregatePairs(
               FROM ${pairEntries(plan, source, months, days, options.values, false)} GROUP BY 1`,
         )
       : [],
-    // Merged as they arrive, as base64 (`rollupVisitors` in sql.ts says why).
+    // Merged as they arrive, as base64 (`forEachRow` says why; `rollupVisitors` in sql.ts, why base64).
     options.visitors
       ? forEachRow<{ v: string; s: string }>(
           db,

@@ -448,10 +448,8 @@ async function rollupVisitors(
     }
     return union;
   };
-  // A row a sketch, as base64 text (at most about 22 KB), merged as it arrives (`forEachRow`): a range's
-  // sketches are megabytes, and held until the last row came they outlived young-generation collections,
-  // so every few answers cost the process a full collection whose pauses landed on other requests. Never a
-  // `bytea[]`: the driver parses arrays character by character; nor `bytea` itself: as hex, twice the size.
+  // A row a sketch, as base64 text (at most about 22 KB), merged as it arrives (`forEachRow` says why). Never
+  // a `bytea[]`: the driver parses arrays character by character; nor `bytea` itself: as hex, twice the size.
   const found = { sketches: false, unsealedDays: false };
   await forEachRow<{ b: number; v: string; s: string | null }>(
     db,

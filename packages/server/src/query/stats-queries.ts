@@ -182,7 +182,7 @@ async function distinctVisitors(
           WHERE u.site_id = ${siteId} AND u.event_type = ${eventType} AND u.date = ANY(SELECT date FROM missing)`
     : sql`SELECT DISTINCT u.visitor_id FROM site_daily_unique_users u
           WHERE u.site_id = ${siteId} AND u.date = ANY(SELECT date FROM missing)`;
-  // Merged as they arrive, as base64 (`rollupVisitors` in sql.ts says why).
+  // Merged as they arrive, as base64 (`forEachRow` says why; `rollupVisitors` in sql.ts, why base64).
   const union = new VisitorUnion();
   await forEachRow<{ s: string }>(
     db,
