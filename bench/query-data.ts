@@ -358,6 +358,9 @@ async function main() {
   const aggregates = copyInto('site_daily_aggregates', ['site_id', 'date', 'total_views', 'unique_users']);
   const pathCounts = copyInto('site_daily_path_counts', ['site_id', 'date', 'path', 'views']);
   const dayVisitors = copyInto('site_daily_unique_users', ['site_id', 'date', 'visitor_id']);
+  // Each day sealed with its event count, as `worker/sketches.ts` records it: without, a worker in the timed
+  // server (`ROLE=all` in `npm run bench`) would seal all 365 days again while the queries are timed.
+  const seals = copyInto('site_day_seals', ['site_id', 'date', 'events']);
 
   const lastDayMs = Date.parse(`${options.lastDay}T00:00:00Z`);
   let nextVisitor = 0;
@@ -597,17 +600,33 @@ async function main() {
       monthPairSlices = new Map();
       monthEvents = 0;
     }
-    if (new Date(dayMs).getUTCDay() === 0) {
-      // A Sunday ends an ISO week; only a week whose every day was generated is whole.
-      const monday = new Date(dayMs - 6 * 86_400_000).toISOString().slice(0, 10);
-      if (dayMs - 6 * 86_400_000 >= lastDayMs - (DAYS - 1) * 86_400_000) await writePeriod(weeks, monday, weekSlices);
+    // A Sunday ends an ISO week, and so does the last day: every week of the year has ended, so the worker
+    // seals the two that the year cuts (from the days they have) as well as the whole ones.
+    if (new Date(dayMs).getUTCDay() === 0 || d === DAYS - 1) {
+      const monday = new Date(dayMs - ((new Date(dayMs).getUTCDay() + 6) % 7) * 86_400_000).toISOString().slice(0, 10);
+      await writePeriod(weeks, monday, weekSlices);
       weekSlices = new Map();
     }
     const totals = slices.get('\u0000');
-    if (totals) await aggregates.write([site, day, totals.events, visitorsToday.size]);
+    if (totals) {
+      await aggregates.write([site, day, totals.events, visitorsToday.size]);
+      await seals.write([site, day, totals.events]);
+    }
     for (const [path, count] of pathViews) await pathCounts.write([site, day, path, count]);
   }
-  const streams = { raw, visitsOut, rollups, weeks, months, aggregates, pathCounts, dayVisitors, dayPairs, monthPairs };
+  const streams = {
+    raw,
+    visitsOut,
+    rollups,
+    weeks,
+    months,
+    aggregates,
+    seals,
+    pathCounts,
+    dayVisitors,
+    dayPairs,
+    monthPairs,
+  };
   await Promise.all(Object.values(streams).map((stream) => stream.end()));
   process.stdout.write(
     `${JSON.stringify({

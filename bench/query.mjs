@@ -4,15 +4,15 @@
  * dashboard makes through `POST /api/query` for a 30-day and a 365-day range,
  * and the 365-day `GET /api/stats`. Each query is timed cold — `--runs`
  * requests with `Cache-Control: no-cache`, each one computed — then cached:
- * at least 100 repeats, answered from the answer cache the last cold request
- * filled (`X-Tally-Cache` says which). Requests go one at a time over one
+ * 1,000 repeats (100 with `--runs` under 20) in rounds of 100, each round answered from the cache
+ * entry a computed request just filled (`X-Tally-Cache` says which). Requests go one at a time over one
  * keep-alive connection, timed from the first byte sent to the last byte
  * received. One untimed request warms a fresh
  * server (its database connections) first. `/api/stats` answers its first request
  * computed and its repeats from its cache.
  *
- * Standalone: `node bench/query.mjs [--events 1000000,10000000] [--runs 20] [--keep]` makes its own
- * database and server (API only) and prints the table for each size; `--database NAME` times the
+ * Standalone: `node bench/query.mjs [--events 1000000,10000000] [--runs 20] [--keep] [--role all]` makes its own
+ * database and server (API only, unless `--role` says otherwise) and prints the table for each size; `--database NAME` times the
  * sites a `--keep` run left in NAME again, without generating them.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -115,12 +115,18 @@ const summary = (times) => {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 
+/** Cold and cached p99 targets, ms: SPEC §15, and a repeated dashboard query (issue #13). */
+const COLD_P99_MS = 100;
+const CACHED_P99_MS = 5;
+
 /**
- * `runs` computed answers, then repeats from the cache the last of them filled. Cached repeats cost
- * well under a millisecond each, so they are many: a p99 of 20 would be the single slowest, and on a
- * shared machine that is whichever request met a stall elsewhere.
+ * `runs` computed answers, then repeats from the cache: rounds of 100, each after one untimed computed
+ * answer refills the entry, so that every repeat falls within the cache's second (`QUERY_CACHE_MS`).
+ * A p99 needs many: of 100 it is the second slowest, whichever request met a stall elsewhere on a
+ * shared machine; of 1,000 (10 rounds, with 20 runs) it is the tenth.
  */
-const cachedRepeats = (runs) => Math.max(runs, 100);
+const CACHED_PER_ROUND = 100;
+const cachedRounds = (runs) => (runs >= 20 ? 10 : 1);
 
 async function timeQuery(base, body, runs) {
   const cold = [];
@@ -133,14 +139,22 @@ async function timeQuery(base, body, runs) {
   }
   const cached = [];
   let misses = 0;
-  for (let i = 0; i < cachedRepeats(runs); i++) {
-    const asked = await ask(base, body);
-    if (asked.cache !== 'hit') misses += 1;
-    cached.push(asked.ms);
+  for (let round = 0; round < cachedRounds(runs); round++) {
+    if (round > 0) await ask(base, body, { 'cache-control': 'no-cache' });
+    for (let i = 0; i < CACHED_PER_ROUND; i++) {
+      const asked = await ask(base, body);
+      if (asked.cache !== 'hit') misses += 1;
+      cached.push(asked.ms);
+    }
   }
   return {
     cold: summary(cold),
-    cached: { ...summary(cached), misses },
+    cached: {
+      ...summary(cached),
+      misses,
+      repeats: cached.length,
+      over: cached.filter((ms) => ms > CACHED_P99_MS).length,
+    },
     approximate: answer.meta.approximate.length > 0,
   };
 }
@@ -230,10 +244,6 @@ async function timeDashboard({ db, base, siteId, events, runs, data }) {
   }
 }
 
-/** Cold and cached p99 targets, ms: SPEC §15, and a repeated dashboard query (issue #13). */
-const COLD_P99_MS = 100;
-const CACHED_P99_MS = 5;
-
 export function printQueryTable(results) {
   const fmt = (n, digits = 1) => (n === undefined ? 'n/a' : Number(n).toFixed(digits));
   const names = Object.keys(results[0].queries);
@@ -255,6 +265,15 @@ export function printQueryTable(results) {
           cached.misses > 0 ? ` (${cached.misses} missed)` : ''
         }`,
       ];
+    }),
+  ]);
+  rows.push([
+    `cached repeats over ${CACHED_P99_MS} ms, of all`,
+    ...results.flatMap((r) => {
+      const all = Object.values(r.queries).map((q) => q.cached);
+      const over = all.reduce((sum, q) => sum + q.over, 0);
+      const repeats = all.reduce((sum, q) => sum + q.repeats, 0);
+      return ['', `${over} of ${repeats.toLocaleString('en-US')} (${((100 * over) / repeats).toFixed(2)} %)`];
     }),
   ]);
   rows.push([
@@ -318,7 +337,7 @@ async function standalone() {
       QUEUE_PREFIX: `{${name}}`,
       PORT: String(port),
       HOST: '127.0.0.1',
-      ROLE: 'api',
+      ROLE: arg('role', 'api'),
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
     },
