@@ -24,7 +24,7 @@ import {
   rawVisitorIds,
   zeroCounts,
 } from './sql.js';
-import { VisitorUnion } from './visitor-union.js';
+import { unionIn, type VisitorUnion } from './visitor-union.js';
 
 /** Visit attributes a filtered breakdown can read from pair rollups, with their `visits` columns. */
 export const PAIR_FILTERS: readonly (readonly [string, string])[] = [
@@ -184,14 +184,7 @@ export async function aggregatePairs(
     buckets: null,
   }));
   const unions = new Map<string, VisitorUnion>();
-  const unionOf = (value: string) => {
-    let union = unions.get(value);
-    if (union === undefined) {
-      union = new VisitorUnion();
-      unions.set(value, union);
-    }
-    return union;
-  };
+  const unionOf = (value: string) => unionIn(unions, value);
   const [counted, , ...raw] = await Promise.all([
     counters
       ? queryRows<{ v: string; events: string; pageviews: string }>(

@@ -16,7 +16,7 @@ import { type Database, forEachRow, queryRows } from '../db/client.js';
 import { VISIT_DIMENSIONS } from '../worker/visits.js';
 import type { PlannedDimension, PlannedFilter, QueryPlan } from './plan.js';
 import { addDays, addMonths, type TimeBucket } from './ranges.js';
-import { VisitorUnion } from './visitor-union.js';
+import { unionIn, type VisitorUnion } from './visitor-union.js';
 
 /** What one answer row adds up before its metrics are derived. */
 export interface Counts {
@@ -439,15 +439,7 @@ async function rollupVisitors(
     return counted;
   }
   const unions = new Map<string, VisitorUnion>();
-  const unionOf = (b: number, v: string) => {
-    const key = `${b}\u0000${v}`;
-    let union = unions.get(key);
-    if (union === undefined) {
-      union = new VisitorUnion();
-      unions.set(key, union);
-    }
-    return union;
-  };
+  const unionOf = (b: number, v: string) => unionIn(unions, `${b}\u0000${v}`);
   // A row a sketch, as base64 text (at most about 22 KB), merged as it arrives (`forEachRow` says why). Never
   // a `bytea[]`: the driver parses arrays character by character; nor `bytea` itself: as hex, twice the size.
   const found = { sketches: false, unsealedDays: false };

@@ -182,3 +182,13 @@ export class VisitorUnion {
     if (rank > (registers[index] as number)) registers[index] = rank;
   }
 }
+
+/** The union kept in `unions` under `key`, made empty the first time the key is asked for. */
+export function unionIn(unions: Map<string, VisitorUnion>, key: string): VisitorUnion {
+  let union = unions.get(key);
+  if (union === undefined) {
+    union = new VisitorUnion();
+    unions.set(key, union);
+  }
+  return union;
+}
