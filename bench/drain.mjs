@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
 import { rssMb } from './proc.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,15 +83,19 @@ for (const [k, main] of mains.entries()) {
     LOG_LEVEL: 'warn',
   };
   const split = process.env.SPLIT === '1';
-  const server = spawn(process.execPath, [main], {
+  const server = spawn(process.execPath, [...SERVER_NODE_FLAGS, main], {
     env: { ...env, PORT: String(port), ROLE: split ? 'api' : 'all' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const worker = split
-    ? spawn(process.execPath, [...(process.env.SERVER_FLAGS ?? '').split(' ').filter(Boolean), main], {
-        env: { ...env, PORT: String(port + 100), ROLE: 'worker' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      })
+    ? spawn(
+        process.execPath,
+        [...SERVER_NODE_FLAGS, ...(process.env.SERVER_FLAGS ?? '').split(' ').filter(Boolean), main],
+        {
+          env: { ...env, PORT: String(port + 100), ROLE: 'worker' },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      )
     : undefined;
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const queue = new Queue('analytics-events', { connection: redis, prefix });

@@ -20,6 +20,7 @@ import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
@@ -328,7 +329,7 @@ async function standalone() {
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
   const port = 3990 + Math.floor(Math.random() * 9);
-  const server = spawn(process.execPath, [join(root, 'packages/server/dist/main.js')], {
+  const server = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(root, 'packages/server/dist/main.js')], {
     cwd: root,
     env: {
       ...process.env,

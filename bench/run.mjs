@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
 import { rssMb } from './proc.mjs';
 import { printQueryTable, runQueryBench } from './query.mjs';
 
@@ -157,7 +158,7 @@ async function main() {
     // ------------------------------------------------------------ the stack, as npm start runs it
     const port = 3900 + Math.floor(Math.random() * 90);
     const base = `http://127.0.0.1:${port}`;
-    const server = startProcess([join(root, 'packages/server/dist/main.js')], {
+    const server = startProcess([...SERVER_NODE_FLAGS, join(root, 'packages/server/dist/main.js')], {
       DATABASE_URL: database.url,
       REDIS_URL,
       QUEUE_PREFIX: prefix,

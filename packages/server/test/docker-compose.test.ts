@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, SERVER_DIR } from './processes.js';
 
@@ -78,7 +79,7 @@ describe.skipIf(!hasCompose)('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('is multi-stage on Node 20 and runs the built server', () => {
+  it('is multi-stage on Node 20 and runs the built server with the flags npm start uses', async () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => [m[1], m[2]]);
     expect(stages).toEqual([
@@ -91,7 +92,12 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\\\n\s+CMD \["node", "packages\/server\/healthcheck\.mjs"\]$/m);
     expect(dockerfile).toMatch(/^COPY --from=build \/app\/packages\/server\/healthcheck\.mjs \.\/packages\/server\/$/m);
-    expect(dockerfile).toMatch(/^CMD \["node", "packages\/server\/dist\/main.js"\]$/m);
+    const command = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+    const { SERVER_NODE_FLAGS } = (await import(pathToFileURL(join(ROOT, 'scripts/server-flags.mjs')).href)) as {
+      SERVER_NODE_FLAGS: string[];
+    };
+    expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+    expect(JSON.parse(command ?? 'null')).toEqual(['node', ...SERVER_NODE_FLAGS, 'packages/server/dist/main.js']);
   });
 });
 
