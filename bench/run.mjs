@@ -44,7 +44,7 @@ const plan = quick
       rangeRows: 1_000_000,
       // BENCH_QUERY_EVENTS=1000000,10000000 (the default) sets the query section's sites.
       queryEvents: (process.env.BENCH_QUERY_EVENTS ?? '1000000,10000000').split(',').map(Number),
-      queryRuns: 20,
+      queryRuns: 100,
     };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
