@@ -6,7 +6,7 @@
  * (`/proc/stat`: busy, idle, steal), the folding process's peak resident memory,
  * and the CPU time each kind of process spent per event (PostgreSQL, the server, Redis, the rest) read from `/proc`.
  * Builds take turns round by round, as this machine's speed drifts by tens of
- * percent within minutes. `SPLIT=1` runs the worker as its own process
+ * percent within minutes. Every server runs with `scripts/server-flags.mjs`. `SPLIT=1` runs the worker as its own process
  * (`ROLE=worker`, with `SERVER_FLAGS`, e.g. `--cpu-prof`); `UNIX=1` connects
  * to PostgreSQL over its Unix socket. Each build gets its own database and
  * queue prefix, dropped at the end.
