@@ -8,6 +8,7 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchProcessor, EventQueue, FoldResult, QueuedEvent } from './queue/types.js';
+import type { FoldedEvents } from './worker/fold-batch.js';
 
 export interface Metrics {
   registry: Registry;
@@ -19,7 +20,7 @@ export interface Metrics {
   /** Pass as the batch processor's `onParked`. */
   onParked(event: QueuedEvent): void;
   /** Pass as the batch processor's `onFolded`. */
-  onFolded(result: FoldResult, events: readonly QueuedEvent[]): void;
+  onFolded(result: FoldResult, folded: FoldedEvents): void;
   /** Wraps a batch processor to count processed and failed jobs. */
   instrumentProcessor(processor: BatchProcessor): BatchProcessor;
 }
@@ -124,22 +125,26 @@ export function createMetrics({ queue, countParked, processMetrics = true }: Met
     onParked() {
       parkedEvents.inc();
     },
-    onFolded(result, events) {
+    onFolded(result, folded) {
       foldedEvents.inc({ result: 'counted' }, result.inserted);
       foldedEvents.inc({ result: 'duplicate' }, result.duplicates);
       const now = Date.now();
-      for (const event of events) processingLatency.observe(Math.max(0, now - event.receivedAt) / 1000);
+      for (const receivedAt of folded.receivedAt) processingLatency.observe(Math.max(0, now - receivedAt) / 1000);
     },
     instrumentProcessor(processor) {
-      return async function instrumentedProcessor(events) {
+      async function counted(processing: Promise<unknown>) {
         try {
-          const result = await processor(events);
+          const result = await processing;
           jobs.inc({ outcome: 'processed' });
           return result;
         } catch (error) {
           jobs.inc({ outcome: 'failed' });
           throw error;
         }
+      }
+      // Not async: the job's events must not stay referenced while it folds (`BatchProcessor`).
+      return function instrumentedProcessor(events, reload) {
+        return counted(processor(events, reload));
       };
     },
   };

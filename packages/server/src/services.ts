@@ -283,7 +283,7 @@ export async function openServices(
   const statsCache = createAnswerCache({ ttlMs: config.STATS_CACHE_MS });
   const queryCache = createAnswerCache({ ttlMs: config.QUERY_CACHE_MS });
   /** A fold or re-fold committed: what was cached about these sites is stale. */
-  const changed = (siteIds: Set<string>) => {
+  const changed = (siteIds: ReadonlySet<string>) => {
     statsCache.invalidateSites(siteIds);
     queryCache.invalidateSites(siteIds);
   };
@@ -338,9 +338,9 @@ export async function openServices(
           jobWindow,
           onParked: (event) => metrics.onParked(event),
           visitRules,
-          onFolded: (result, events) => {
-            metrics.onFolded(result, events);
-            changed(new Set(events.map((event) => event.siteId)));
+          onFolded: (result, folded) => {
+            metrics.onFolded(result, folded);
+            changed(folded.sites);
           },
         });
       const queueWorker = backend.startQueueWorker(metrics.instrumentProcessor(folds), jobWindow, workerLogger);

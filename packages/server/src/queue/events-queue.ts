@@ -5,7 +5,7 @@
  * a request's events are never split across jobs.
  */
 import { EVENTS_QUEUE_NAME } from '@tally/shared';
-import { Queue, Worker } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, QueueUnavailableError } from '../errors.js';
@@ -125,6 +125,21 @@ export function startBullWorker({
 }: BullWorkerOptions): QueueWorker & {
   worker: Worker<EventsJobData>;
 } {
+  /**
+   * Hands the job's events to the processor, then drops the job's reference to them: the processor
+   * keeps them encoded for the fold, and a fold that fails reads them again from Redis. Held until
+   * the fold commits, the parsed events are what the collector spends its time copying.
+   */
+  function fold(job: Job<EventsJobData>): Promise<unknown> {
+    const id = job.id as string;
+    const folding = processor(job.data.events, async () => {
+      const stored = await Job.fromId<EventsJobData>(worker, id);
+      if (!stored) throw new Error(`job ${id} is no longer in the queue`);
+      return stored.data.events;
+    });
+    (job as { data: EventsJobData | undefined }).data = undefined;
+    return folding;
+  }
   const worker: Worker<EventsJobData> = new Worker<EventsJobData>(
     EVENTS_QUEUE_NAME,
     async (job) => {
@@ -132,7 +147,7 @@ export function startBullWorker({
       // BullMQ reads this before it takes each further job.
       if (worker.concurrency !== jobWindow.size) worker.concurrency = jobWindow.size;
       try {
-        return await processor(job.data.events);
+        return await fold(job);
       } catch (error) {
         if (!(error instanceof DatabaseUnavailableError)) throw error;
         // Back to the queue with its attempts intact: an outage is not the batch's fault.
@@ -156,10 +171,7 @@ export function startBullWorker({
     connection.incr(completedCountKey(prefix)).catch(() => {});
   });
   worker.on('failed', (job, error) =>
-    logger.warn(
-      { err: error, jobId: job?.id, attemptsMade: job?.attemptsMade, events: job?.data.events.length },
-      'events job failed',
-    ),
+    logger.warn({ err: error, jobId: job?.id, attemptsMade: job?.attemptsMade }, 'events job failed'),
   );
   return {
     worker,

@@ -13,6 +13,8 @@ export interface GroupCommitOptions<T> {
   write(items: T[]): Promise<void>;
   /** A group is sealed once it holds this many items (one caller's items are never split). */
   maxItems: number;
+  /** How many items one item counts as (default 1): a job's encoded events count as its events. */
+  weight?: (item: T) => number;
   /** Writes allowed in flight at once. */
   maxInFlight: number;
   /**
@@ -41,12 +43,15 @@ export class GroupCommitFullError extends Error {
 
 interface Group<T> {
   items: T[];
+  /** The items' total weight. */
+  weight: number;
   waiters: { resolve(): void; reject(error: unknown): void }[];
 }
 
 export function createGroupCommit<T>({
   write,
   maxItems,
+  weight = () => 1,
   maxInFlight,
   lingerMs = 0,
   maxCallers = Number.POSITIVE_INFINITY,
@@ -72,7 +77,7 @@ export function createGroupCommit<T>({
       const group = sealed.shift();
       if (!group) return;
       inFlight += 1;
-      const written = group.items.length;
+      const written = group.weight;
       write(group.items)
         .then(
           () => {
@@ -113,17 +118,20 @@ export function createGroupCommit<T>({
   return {
     /** Adds `items`, kept together in one group; resolves when that group is written. */
     add(items: T[]): Promise<void> {
-      if (pending + items.length > maxPending && pending > 0) {
+      let added = 0;
+      for (const item of items) added += weight(item);
+      if (pending + added > maxPending && pending > 0) {
         return Promise.reject(new GroupCommitFullError(`${pending} items already wait to be written`));
       }
-      pending += items.length;
+      pending += added;
       return new Promise<void>((resolve, reject) => {
-        if (open && open.items.length + items.length > maxItems) seal();
-        open ??= { items: [], waiters: [] };
+        if (open && open.weight + added > maxItems) seal();
+        open ??= { items: [], weight: 0, waiters: [] };
         for (const item of items) open.items.push(item);
+        open.weight += added;
         open.waiters.push({ resolve, reject });
         const callers = typeof maxCallers === 'function' ? maxCallers() : maxCallers;
-        if (open.items.length >= maxItems || open.waiters.length >= callers) seal();
+        if (open.weight >= maxItems || open.waiters.length >= callers) seal();
         schedulePump();
       });
     },

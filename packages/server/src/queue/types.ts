@@ -81,8 +81,15 @@ export interface FoldResult {
   duplicates: number;
 }
 
-/** What a worker does with one job: fold its events into the database. */
-export type BatchProcessor = (events: QueuedEvent[]) => Promise<unknown>;
+/** Reads a job's events again: its worker may have let go of them once they were encoded for the fold. */
+export type ReloadEvents = () => Promise<QueuedEvent[]>;
+
+/**
+ * What a worker does with one job: fold its events into the database. A queue
+ * that keeps its jobs elsewhere (Redis) passes `reload` and drops its own
+ * reference to `events`; without one the processor keeps them.
+ */
+export type BatchProcessor = (events: QueuedEvent[], reload?: ReloadEvents) => Promise<unknown>;
 
 /**
  * How many jobs a worker takes at once (`worker/job-window.ts`): the queue

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support.js';
 import { connectPostgres, type DatabaseHandle, queryRows } from '../db/client.js';
 import type { QueuedEvent } from '../queue/types.js';
-import { arrayLiteral, foldBatch } from './fold-batch.js';
+import { columnValues, encodeEvents, foldBatch, foldEncoded } from './fold-batch.js';
 
 let n = 0;
 function event(overrides: Partial<QueuedEvent> = {}): QueuedEvent {
@@ -68,6 +68,33 @@ describe('foldBatch', () => {
     expect(await rows('select user_id, visitor_id from site_daily_unique_users')).toEqual([
       { user_id: 'user-1', visitor_id: stored.visitorId },
     ]);
+  });
+
+  it('folds several jobs as one, each column padded for the jobs that lack it, whole or by visitor part', async () => {
+    const visitor = (i: number) => `bbbbbbbb-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+    for (const partitionMinEvents of [Number.POSITIVE_INFINITY, 1]) {
+      await database.db.execute('truncate raw_events, visits, site_daily_aggregates');
+      const withReferrer = Array.from({ length: 3 }, (_, i) =>
+        event({ visitorId: visitor(i), referrer: `https://r${i}.example/`, props: { n: i } }),
+      );
+      const bare = Array.from({ length: 4 }, (_, i) => event({ visitorId: visitor(10 + i) }));
+      const jobs = [encodeEvents(withReferrer), encodeEvents([]), encodeEvents(bare)];
+      // Both visitor parts hold events, so a fold by part joins pieces of both jobs in each.
+      expect(new Set(jobs.flatMap((job) => job.parts.map((part, p) => (part.count > 0 ? p : -1))))).toEqual(
+        new Set([-1, 0, 1]),
+      );
+      expect(await foldEncoded(database.db, jobs, undefined, { partitionMinEvents })).toEqual({
+        inserted: 7,
+        duplicates: 0,
+      });
+      const stored = await rows('select event_id, referrer, props from raw_events order by event_id');
+      expect(stored).toEqual(
+        [...withReferrer, ...bare]
+          .map((e) => ({ event_id: e.eventId, referrer: e.referrer ?? null, props: e.props ?? null }))
+          .sort((a, b) => a.event_id.localeCompare(b.event_id)),
+      );
+      expect(await rows('select count(*)::int as visits from visits')).toEqual([{ visits: 7 }]);
+    }
   });
 
   it('counts an event once however often it is folded, in one batch or many', async () => {
@@ -254,23 +281,23 @@ describe('foldBatch', () => {
   });
 });
 
-describe('arrayLiteral', () => {
+describe('columnValues', () => {
   const events = (values: unknown[]) => values.map((path) => ({ path }) as unknown as QueuedEvent);
 
   it('quotes every value and escapes only quotes and backslashes', () => {
-    expect(arrayLiteral(events(['/a', 'a"b', 'c\\d', 'NULL', '{,}']), 'path')).toBe(
-      '{"/a","a\\"b","c\\\\d","NULL","{,}"}',
+    expect(columnValues(events(['/a', 'a"b', 'c\\d', 'NULL', '{,}']), 'path')).toBe(
+      '"/a","a\\"b","c\\\\d","NULL","{,}"',
     );
   });
 
   it('sends what is no string as its JSON text, and json columns always as JSON', () => {
-    expect(arrayLiteral(events([7, true, { a: 1 }]), 'path')).toBe('{"7","true","{\\"a\\":1}"}');
-    expect(arrayLiteral(events(['x']), 'path', { json: true })).toBe('{"\\"x\\""}');
+    expect(columnValues(events([7, true, { a: 1 }]), 'path')).toBe('"7","true","{\\"a\\":1}"');
+    expect(columnValues(events(['x']), 'path', { json: true })).toBe('"\\"x\\""');
   });
 
   it('answers null for a column no event has, unless asked to keep it', () => {
-    expect(arrayLiteral(events([undefined, null]), 'path')).toBeNull();
-    expect(arrayLiteral(events([undefined, 'x']), 'path')).toBe('{NULL,"x"}');
-    expect(arrayLiteral(events([undefined]), 'path', { keepEmpty: true })).toBe('{NULL}');
+    expect(columnValues(events([undefined, null]), 'path')).toBeNull();
+    expect(columnValues(events([undefined, 'x']), 'path')).toBe('NULL,"x"');
+    expect(columnValues(events([undefined]), 'path', { keepEmpty: true })).toBe('NULL');
   });
 });

@@ -77,25 +77,93 @@ function visitorPartition(visitorId: string): number {
   return (hash >>> 0) % FOLD_PARTITIONS;
 }
 
-export async function foldBatch(
+/**
+ * A job's events as its fold sends them, made when the job arrives (`encodeEvents`): per visitor part,
+ * one piece of array literal per raw column. The worker then lets go of the job's event objects, which
+ * would otherwise live until the fold commits, long enough for the collector to copy each of them
+ * twice; a fold joins its jobs' pieces.
+ */
+export interface EncodedEvents {
+  /** The job's events. */
+  size: number;
+  /** One per visitor part (`visitorPartition`). */
+  parts: EncodedPart[];
+  /** What the metrics and the answer caches learn of a fold: its sites, and when each event arrived. */
+  folded: FoldedEvents;
+}
+
+export interface FoldedEvents {
+  sites: ReadonlySet<string>;
+  receivedAt: readonly number[];
+}
+
+/** Some events of a job or a fold, and the (site, visitor part) locks their fold takes. */
+interface EncodedPart {
+  count: number;
+  /** Per `RAW_COLUMNS` entry, the values as `"a",NULL,"b"`, or `null` when no event has one. */
+  columns: (string | null)[];
+  locks: Map<string, { site: string; part: number }>;
+}
+
+export function encodeEvents(events: readonly QueuedEvent[]): EncodedEvents {
+  const byPart = Array.from({ length: FOLD_PARTITIONS }, () => ({
+    events: [] as QueuedEvent[],
+    locks: new Map<string, { site: string; part: number }>(),
+  }));
+  const sites = new Set<string>();
+  const receivedAt: number[] = [];
+  for (const event of events) {
+    const partition = visitorPartition(event.visitorId ?? '');
+    const part = byPart[partition] as (typeof byPart)[number];
+    part.events.push(event);
+    part.locks.set(`${partition}:${event.siteId}`, { site: event.siteId, part: partition });
+    sites.add(event.siteId);
+    receivedAt.push(event.receivedAt);
+  }
+  return {
+    size: events.length,
+    parts: byPart.map(({ events: partEvents, locks }) => ({
+      count: partEvents.length,
+      locks,
+      columns: RAW_COLUMNS.map(([, type, field]) =>
+        partEvents.length === 0
+          ? null
+          : columnValues(partEvents, field, { keepEmpty: field === 'eventId', json: type === 'jsonb' }),
+      ),
+    })),
+    folded: { sites, receivedAt },
+  };
+}
+
+export function foldBatch(
   db: Database,
   events: readonly QueuedEvent[],
   rules: VisitRules = DEFAULT_VISIT_RULES,
+  options: { partitionMinEvents?: number } = {},
+): Promise<FoldResult> {
+  return foldEncoded(db, [encodeEvents(events)], rules, options);
+}
+
+/** Folds the jobs `batches` encoded: by visitor part, side by side, once they hold `partitionMinEvents`. */
+export async function foldEncoded(
+  db: Database,
+  batches: readonly EncodedEvents[],
+  rules: VisitRules = DEFAULT_VISIT_RULES,
   { partitionMinEvents = PARTITION_MIN_EVENTS }: { partitionMinEvents?: number } = {},
 ): Promise<FoldResult> {
-  if (events.length === 0) return { inserted: 0, duplicates: 0 };
-  // Each event's part is worked out once: it picks the event's transaction and the locks that one takes.
-  const whole = events.length < partitionMinEvents;
-  const parts: Part[] = Array.from({ length: whole ? 1 : FOLD_PARTITIONS }, () => ({ events: [], locks: new Map() }));
-  for (const event of events) {
-    const partition = visitorPartition(event.visitorId ?? '');
-    const part = parts[whole ? 0 : partition] as Part;
-    part.events.push(event);
-    part.locks.set(`${partition}:${event.siteId}`, { site: event.siteId, part: partition });
-  }
+  let size = 0;
+  for (const batch of batches) size += batch.size;
+  if (size === 0) return { inserted: 0, duplicates: 0 };
+  const groups: EncodedPart[][] =
+    size < partitionMinEvents
+      ? [batches.flatMap((batch) => batch.parts)]
+      : Array.from({ length: FOLD_PARTITIONS }, (_, p) => batches.map((batch) => batch.parts[p] as EncodedPart));
   // Every part runs to its end before the first failure is thrown: a retry then finds settled parts.
   const settled = await Promise.allSettled(
-    parts.filter((part) => part.events.length > 0).map((part) => foldPart(db, part, rules)),
+    groups
+      .map((group) => group.filter((part) => part.count > 0))
+      .filter((group) => group.length > 0)
+      .map((group) => foldPart(db, group, rules)),
   );
   const result = { inserted: 0, duplicates: 0 };
   for (const outcome of settled) {
@@ -106,18 +174,18 @@ export async function foldBatch(
   return result;
 }
 
-/** Some events of a batch, and the (site, visitor part) locks their fold takes. */
-interface Part {
-  events: QueuedEvent[];
-  locks: Map<string, { site: string; part: number }>;
-}
-
-/** One part of a batch, in one transaction: the three steps above. */
-async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules): Promise<FoldResult> {
+/** One part of a fold (its jobs' pieces of one visitor part, or of all), in one transaction: the three steps above. */
+async function foldPart(db: Database, parts: readonly EncodedPart[], rules: VisitRules): Promise<FoldResult> {
+  let count = 0;
+  const locks = new Map<string, { site: string; part: number }>();
+  for (const part of parts) {
+    count += part.count;
+    for (const [key, lock] of part.locks) locks.set(key, lock);
+  }
   return db.transaction(async (transaction) => {
     const tx = transaction as unknown as Database;
     await useFoldSettings(tx);
-    const { inserted, tids } = await insertRawEvents(tx, events);
+    const { inserted, tids } = await insertRawEvents(tx, parts);
     if (inserted > 0) {
       // The rows' own addresses (nothing else writes them before this transaction ends), so reading them
       // back is a TID scan rather than an index probe each. An array, not JSON: PostgreSQL then plans
@@ -125,7 +193,7 @@ async function foldPart(db: Database, { events, locks }: Part, rules: VisitRules
       await lockVisitorParts(tx, [...locks.values()]);
       await foldNewEvents(tx, sql`r.ctid = ANY(${tids}::tid[])`, rules);
     }
-    return { inserted, duplicates: events.length - inserted };
+    return { inserted, duplicates: count - inserted };
   });
 }
 
@@ -205,33 +273,43 @@ const NEEDS_ESCAPE = /["\\]/;
 const ESCAPED = /["\\]/g;
 
 /**
- * One column of the batch as a PostgreSQL array literal (`{"a",NULL,"b"}`).
- * Every value is quoted, so only `"` and `\` need escaping; a value that is not
- * a string (a job someone else wrote), or one for a `json` column, travels as its JSON text, and
- * PostgreSQL refuses it if it does not fit the column's type, as it would any
- * other bad value (the fold then parks the event).
+ * One column of some events as the elements of a PostgreSQL array literal (`"a",NULL,"b"`), or `null`
+ * when none has a value (unless `keepEmpty`). Every value is quoted, so only `"` and `\` need escaping;
+ * a value that is not a string (a job someone else wrote), or one for a `json` column, travels as its
+ * JSON text, and PostgreSQL refuses it if it does not fit the column's type, as it would any other bad
+ * value (the fold then parks the event).
  */
-export function arrayLiteral(
+export function columnValues(
   events: readonly QueuedEvent[],
   field: keyof QueuedEvent,
   { keepEmpty = false, json = false }: { keepEmpty?: boolean; json?: boolean } = {},
 ): string | null {
-  const parts = new Array<string>(events.length);
+  const values = new Array<string>(events.length);
   let present = keepEmpty;
   for (let i = 0; i < events.length; i++) {
     const value: unknown = (events[i] as QueuedEvent)[field];
     if (value === undefined || value === null) {
-      parts[i] = 'NULL';
+      values[i] = 'NULL';
       continue;
     }
     present = true;
     const text = typeof value === 'string' && !json ? value : (JSON.stringify(value) ?? 'null');
-    parts[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
+    values[i] = NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPED, '\\$&')}"` : `"${text}"`;
   }
-  // A column no event of the batch has travels as NULL, which unnest pads with NULLs unparsed; the ids
-  // always travel, so there is one row per event even in a job whose events have no fields at all.
-  return present ? `{${parts.join(',')}}` : null;
+  return present ? values.join(',') : null;
 }
+
+/**
+ * Column `c` of some parts as one array literal. A column none of their events has travels as NULL,
+ * which unnest pads with NULLs unparsed; the ids always travel, so there is one row per event even in a
+ * job whose events have no fields at all.
+ */
+function partsLiteral(parts: readonly EncodedPart[], c: number): string | null {
+  if (parts.every((part) => part.columns[c] === null)) return null;
+  return `{${parts.map((part) => part.columns[c] ?? nulls(part.count)).join(',')}}`;
+}
+
+const nulls = (count: number) => `${'NULL,'.repeat(count - 1)}NULL`;
 
 /**
  * Step 1: the sites and the raw events; answers how many this statement inserted and their row addresses
@@ -239,16 +317,13 @@ export function arrayLiteral(
  */
 async function insertRawEvents(
   tx: Database,
-  events: readonly QueuedEvent[],
+  parts: readonly EncodedPart[],
 ): Promise<{ inserted: number; tids: string | null }> {
-  // The batch travels as one array per column, unnested side by side: PostgreSQL reads arrays several
+  // The events travel as one array per column, unnested side by side: PostgreSQL reads arrays several
   // times faster than it takes apart JSON objects (json_to_recordset builds a hash table per event), and
   // it is one value per column on the wire whatever the batch size.
   const arrays = sql.join(
-    RAW_COLUMNS.map(
-      ([, type, field]) =>
-        sql`${arrayLiteral(events, field, { keepEmpty: field === 'eventId', json: type === 'jsonb' })}::${sql.raw(type)}[]`,
-    ),
+    RAW_COLUMNS.map(([, type], c) => sql`${partsLiteral(parts, c)}::${sql.raw(type)}[]`),
     sql`, `,
   );
   const [row] = await queryPrepared<{ inserted: number; tids: string | null }>(

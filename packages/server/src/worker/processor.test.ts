@@ -75,6 +75,35 @@ describe('createBatchProcessor', () => {
     expect(rows).toEqual([{ sql_state: '22P02' }]);
   });
 
+  it('reads a job’s events again (reload) only when its shared fold fails, and folds what it reads', async () => {
+    const processBatch = createBatchProcessor({ db: database.db, logger: silentLogger });
+    const reloads: string[] = [];
+    const reloading = (name: string, events: QueuedEvent[]) => async () => {
+      reloads.push(name);
+      return events;
+    };
+    const fine = [event('reloaded'), event('reloaded')];
+    const poisoned = [event('reloaded'), event('reloaded', { eventId: 'not-a-uuid-either' })];
+    await Promise.all([
+      processBatch([...fine], reloading('fine', fine)),
+      processBatch([...poisoned], reloading('poisoned', poisoned)),
+    ]);
+    // Both jobs shared the fold the poison sank; each read its events again and folded them alone.
+    expect(reloads.sort()).toEqual(['fine', 'poisoned']);
+    expect(await views('reloaded')).toBe(3);
+    const alone = [event('reloaded')];
+    await processBatch(alone, reloading('alone', alone));
+    expect(reloads).toHaveLength(2);
+    expect(await views('reloaded')).toBe(4);
+  });
+
+  it('a job holding something that is not an event still folds its events, then fails on that one', async () => {
+    const processBatch = createBatchProcessor({ db: database.db, logger: silentLogger });
+    const events = [event('not-an-object'), null, event('not-an-object')] as unknown as QueuedEvent[];
+    await expect(processBatch(events)).rejects.toThrow(TypeError);
+    expect(await views('not-an-object')).toBe(2);
+  });
+
   it('a job that is no batch of events fails: that is a bad job, not a bad event', async () => {
     const processBatch = createBatchProcessor({ db: database.db, logger: silentLogger });
     await expect(processBatch('garbage' as unknown as QueuedEvent[])).rejects.toThrow('no array of events');
