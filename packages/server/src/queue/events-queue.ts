@@ -128,7 +128,7 @@ export function startBullWorker({
   /**
    * Hands the job's events to the processor, then drops the job's reference to them: the processor
    * keeps them encoded for the fold, and a fold that fails reads them again from Redis. Held until
-   * the fold commits, the parsed events are what the collector spends its time copying.
+   * the fold commits, the parsed events would be promoted into V8's old space: memory (docs/scaling.md).
    */
   function fold(job: Job<EventsJobData>): Promise<unknown> {
     const id = job.id as string;

@@ -80,8 +80,8 @@ function visitorPartition(visitorId: string): number {
 /**
  * A job's events as its fold sends them, made when the job arrives (`encodeEvents`): per visitor part,
  * one piece of array literal per raw column. The worker then lets go of the job's event objects, which
- * would otherwise live until the fold commits, long enough for the collector to copy each of them
- * twice; a fold joins its jobs' pieces.
+ * would otherwise live until the fold commits, long enough to be promoted into V8's old space; a fold
+ * joins its jobs' pieces.
  */
 export interface EncodedEvents {
   /** The job's events. */
