@@ -5,7 +5,7 @@
  * other's row locks; one larger fold does the same work once. A job resolves
  * when the transaction holding its events commits. A job's events are encoded
  * for the fold as it arrives (`encodeEvents`), and the queue lets go of the
- * parsed events: about 15 MB less memory in a drain (docs/scaling.md).
+ * parsed events: about 10 MB less peak memory in a drain (docs/scaling.md).
  *
  * One bad event never fails the events it shares a fold or a job with: when a
  * shared fold fails, each job is folded alone, and a job whose fold fails for
