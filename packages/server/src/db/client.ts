@@ -47,15 +47,6 @@ export async function queryPrepared<Row>(tx: Database, query: SQL): Promise<Row[
  * young-generation collections and fill its old generation (a full collection every few answers, whose
  * pauses land on other requests). Over PGlite, the rows of the whole answer, one by one.
  */
-/**
- * A text value held as UTF-8 bytes, as a query parameter of `tx`: node-postgres sends a Buffer as it
- * is, in the binary format, which for `text` is those very bytes (the SQL must say `$n::text`); other
- * drivers (PGlite) get it as a string.
- */
-export function textParam(tx: Database, bytes: Buffer): Buffer | string {
-  return transactionClients.has(tx) ? bytes : bytes.toString();
-}
-
 export async function forEachRow<Row>(db: Database, query: SQL, onRow: (row: Row) => void): Promise<void> {
   const client = transactionClients.get(db);
   const pool = databasePools.get(db);

@@ -33,7 +33,7 @@
  */
 
 import { type SQL, sql } from 'drizzle-orm';
-import { type Database, queryPrepared, textParam } from '../db/client.js';
+import { type Database, queryPrepared } from '../db/client.js';
 import {
   rawEvents,
   siteDailyAggregates,
@@ -79,10 +79,9 @@ function visitorPartition(visitorId: string): number {
 
 /**
  * A job's events as its fold sends them, made when the job arrives (`encodeEvents`): per visitor part,
- * one piece of array literal per raw column, as UTF-8 bytes. The worker then lets go of the job's event
- * objects, and what it keeps until the fold commits lives outside V8's heap: kept as strings, it was
- * promoted into the old space and copied by every scavenge on the way (docs/scaling.md). A fold joins
- * its jobs' pieces, and node-postgres sends the bytes as they are (`textParam`).
+ * one piece of array literal per raw column. The worker then lets go of the job's event objects, which
+ * would otherwise live until the fold commits, long enough to be promoted into V8's old space; a fold
+ * joins its jobs' pieces.
  */
 export interface EncodedEvents {
   /** The job's events. */
@@ -102,7 +101,7 @@ export interface FoldedEvents {
 interface EncodedPart {
   count: number;
   /** Per `RAW_COLUMNS` entry, the values as `"a",NULL,"b"`, or `null` when no event has one. */
-  columns: (Buffer | null)[];
+  columns: (string | null)[];
   locks: Map<string, { site: string; part: number }>;
 }
 
@@ -126,11 +125,11 @@ export function encodeEvents(events: readonly QueuedEvent[]): EncodedEvents {
     parts: byPart.map(({ events: partEvents, locks }) => ({
       count: partEvents.length,
       locks,
-      columns: RAW_COLUMNS.map(([, type, field]) => {
-        if (partEvents.length === 0) return null;
-        const values = columnValues(partEvents, field, { keepEmpty: field === 'eventId', json: type === 'jsonb' });
-        return values === null ? null : Buffer.from(values);
-      }),
+      columns: RAW_COLUMNS.map(([, type, field]) =>
+        partEvents.length === 0
+          ? null
+          : columnValues(partEvents, field, { keepEmpty: field === 'eventId', json: type === 'jsonb' }),
+      ),
     })),
     folded: { sites, receivedAt },
   };
@@ -305,19 +304,12 @@ export function columnValues(
  * which unnest pads with NULLs unparsed; the ids always travel, so there is one row per event even in a
  * job whose events have no fields at all.
  */
-function partsLiteral(parts: readonly EncodedPart[], c: number): Buffer | null {
+function partsLiteral(parts: readonly EncodedPart[], c: number): string | null {
   if (parts.every((part) => part.columns[c] === null)) return null;
-  const pieces: Buffer[] = [OPEN];
-  for (const part of parts) {
-    if (pieces.length > 1) pieces.push(COMMA);
-    pieces.push(part.columns[c] ?? nulls(part.count));
-  }
-  pieces.push(CLOSE);
-  return Buffer.concat(pieces);
+  return `{${parts.map((part) => part.columns[c] ?? nulls(part.count)).join(',')}}`;
 }
 
-const [OPEN, COMMA, CLOSE] = ['{', ',', '}'].map((text) => Buffer.from(text)) as [Buffer, Buffer, Buffer];
-const nulls = (count: number) => Buffer.from(`${'NULL,'.repeat(count - 1)}NULL`);
+const nulls = (count: number) => `${'NULL,'.repeat(count - 1)}NULL`;
 
 /**
  * Step 1: the sites and the raw events; answers how many this statement inserted and their row addresses
@@ -331,10 +323,7 @@ async function insertRawEvents(
   // times faster than it takes apart JSON objects (json_to_recordset builds a hash table per event), and
   // it is one value per column on the wire whatever the batch size.
   const arrays = sql.join(
-    RAW_COLUMNS.map(([, type], c) => {
-      const literal = partsLiteral(parts, c);
-      return sql`${literal && textParam(tx, literal)}::text::${sql.raw(type)}[]`;
-    }),
+    RAW_COLUMNS.map(([, type], c) => sql`${partsLiteral(parts, c)}::${sql.raw(type)}[]`),
     sql`, `,
   );
   const [row] = await queryPrepared<{ inserted: number; tids: string | null }>(
