@@ -217,7 +217,7 @@ describe('foldBatch', () => {
     ]);
   });
 
-  it('stores values exactly that array literals would read otherwise: quotes, backslashes, braces, commas, white space, empty, NULL', async () => {
+  it('stores values exactly that array literals would read otherwise: quotes, backslashes, braces, commas, white space, empty, NULL, any UTF-8', async () => {
     const tricky = event({
       path: '/a"b\\c,{d}',
       userId: 'NULL',
@@ -227,6 +227,7 @@ describe('foldBatch', () => {
       utmContent: '',
       language: 'null',
       city: 'São Paulo, "SP"',
+      region: '東京都 😀',
       props: { 'k"ey': 'va\\lue,{}' },
     });
     // The second event has none of those fields: its columns stay NULL, not the first event's values.
@@ -234,7 +235,7 @@ describe('foldBatch', () => {
     await foldBatch(database.db, [tricky, plain]);
     expect(
       await rows(
-        'select path, user_id, referrer, utm_campaign, utm_term, utm_content, language, city, props from raw_events order by event_id',
+        'select path, user_id, referrer, utm_campaign, utm_term, utm_content, language, city, region, props from raw_events order by event_id',
       ),
     ).toEqual([
       {
@@ -246,6 +247,7 @@ describe('foldBatch', () => {
         utm_content: '',
         language: 'null',
         city: 'São Paulo, "SP"',
+        region: '東京都 😀',
         props: { 'k"ey': 'va\\lue,{}' },
       },
       {
@@ -257,6 +259,7 @@ describe('foldBatch', () => {
         utm_content: null,
         language: null,
         city: null,
+        region: null,
         props: null,
       },
     ]);
