@@ -19,7 +19,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
-import { rssMb } from './proc.mjs';
+import { exited, rssMb } from './proc.mjs';
+import { deletePrefixedKeys } from './queue-keys.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.argv[2] ?? 3);
@@ -155,9 +156,14 @@ for (const r of results) {
     Math.round(r.rates.reduce((a, b) => a + b) / r.rates.length),
     r.rates.map(Math.round).join(' '),
   );
-  r.server.kill('SIGTERM');
-  r.worker?.kill('SIGTERM');
+}
+// Servers first, so that none writes under its prefix after the prefix's keys are gone.
+const children = results.flatMap((r) => (r.worker ? [r.server, r.worker] : [r.server]));
+for (const child of children) child.kill('SIGTERM');
+await Promise.all(children.map(exited));
+for (const r of results) {
   await r.queue.obliterate({ force: true }).catch(() => {});
+  await deletePrefixedKeys(r.redis, `{${r.name}}`).catch(() => {});
   await r.queue.close();
   r.redis.disconnect();
   await r.db.end();

@@ -1,4 +1,4 @@
-/** What the bench scripts read of a process from `/proc`. */
+/** What the bench scripts know of their processes: memory read from `/proc`, and when one has exited. */
 import { readFileSync } from 'node:fs';
 
 /** A process's resident memory, MB; 0 once it is gone. */
@@ -10,3 +10,9 @@ export function rssMb(pid) {
     return 0;
   }
 }
+
+/** Resolves once a child process has exited (at once if it has). */
+export const exited = (child) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', resolve));

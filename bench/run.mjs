@@ -15,8 +15,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
-import { rssMb } from './proc.mjs';
+import { exited, rssMb } from './proc.mjs';
 import { printQueryTable, runQueryBench } from './query.mjs';
+import { deletePrefixedKeys } from './queue-keys.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -134,8 +135,10 @@ async function main() {
   const children = [];
   const cleanup = async () => {
     for (const child of children) child.kill('SIGTERM');
-    await sleep(500);
+    // Every server gone before the prefix's keys are, so that none writes under it afterwards.
+    await Promise.race([Promise.all(children.map(exited)), sleep(10_000)]);
     await queue.obliterate({ force: true }).catch(() => {});
+    await deletePrefixedKeys(redis, prefix).catch(() => {});
     await queue.close();
     redis.disconnect();
     await db.end();
