@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
-import { exited, rssMb } from './proc.mjs';
+import { rssMb, stopChildren } from './proc.mjs';
 import { deletePrefixedKeys } from './queue-keys.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -158,11 +158,8 @@ for (const r of results) {
   );
 }
 // Servers first, so that none writes under its prefix after the prefix's keys are gone.
-const children = results.flatMap((r) => (r.worker ? [r.server, r.worker] : [r.server]));
-for (const child of children) child.kill('SIGTERM');
-await Promise.all(children.map(exited));
+await stopChildren(results.flatMap((r) => (r.worker ? [r.server, r.worker] : [r.server])));
 for (const r of results) {
-  await r.queue.obliterate({ force: true }).catch(() => {});
   await deletePrefixedKeys(r.redis, `{${r.name}}`).catch(() => {});
   await r.queue.close();
   r.redis.disconnect();

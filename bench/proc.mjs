@@ -1,4 +1,4 @@
-/** What the bench scripts know of their processes: memory read from `/proc`, and when one has exited. */
+/** What the bench scripts know of their processes: memory read from `/proc`, and stopping them. */
 import { readFileSync } from 'node:fs';
 
 /** A process's resident memory, MB; 0 once it is gone. */
@@ -11,8 +11,13 @@ export function rssMb(pid) {
   }
 }
 
-/** Resolves once a child process has exited (at once if it has). */
-export const exited = (child) =>
+const exited = (child) =>
   child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve()
     : new Promise((resolve) => child.once('exit', resolve));
+
+/** Sends SIGTERM to each child and resolves once all have exited, or after `ms` at most. */
+export function stopChildren(children, ms = 10_000) {
+  for (const child of children) child.kill('SIGTERM');
+  return Promise.race([Promise.all(children.map(exited)), new Promise((resolve) => setTimeout(resolve, ms))]);
+}

@@ -1,7 +1,6 @@
 /**
- * Deletes every Redis key under a bench run's queue prefix. BullMQ's `obliterate` removes the keys of
- * the queue it knows, not the server's own counter beside them (`completedCountKey`), which a run
- * would otherwise leave behind in Redis, one key a run.
+ * Deletes every Redis key under a bench run's queue prefix: the queue's, and the server's own counter
+ * beside them (`completedCountKey`), which BullMQ's `obliterate` does not know and would leave behind.
  */
 export async function deletePrefixedKeys(redis, prefix) {
   const keys = [];

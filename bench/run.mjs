@@ -15,7 +15,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SERVER_NODE_FLAGS } from '../scripts/server-flags.mjs';
-import { exited, rssMb } from './proc.mjs';
+import { rssMb, stopChildren } from './proc.mjs';
 import { printQueryTable, runQueryBench } from './query.mjs';
 import { deletePrefixedKeys } from './queue-keys.mjs';
 
@@ -134,10 +134,8 @@ async function main() {
   const redisMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 1024 / 1024;
   const children = [];
   const cleanup = async () => {
-    for (const child of children) child.kill('SIGTERM');
     // Every server gone before the prefix's keys are, so that none writes under it afterwards.
-    await Promise.race([Promise.all(children.map(exited)), sleep(10_000)]);
-    await queue.obliterate({ force: true }).catch(() => {});
+    await stopChildren(children);
     await deletePrefixedKeys(redis, prefix).catch(() => {});
     await queue.close();
     redis.disconnect();
